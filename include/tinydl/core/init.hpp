@@ -1,0 +1,71 @@
+#pragma once
+/// @file init.hpp
+/// Weight initialisers. Element i of a tensor is drawn from the counter-based RNG at
+/// (stream, i), so the values do not depend on the thread count or on the order of the fill.
+///
+/// With fan_in = inputs per output (in_features, or in_channels * kh * kw):
+/// - He / Kaiming (for layers followed by ReLU): normal with std = sqrt(2 / fan_in), or uniform
+///   on [-b, b] with b = sqrt(6 / fan_in) — both have variance 2 / fan_in.
+/// - Glorot / Xavier: normal with std = sqrt(2 / (fan_in + fan_out)), or uniform with
+///   b = sqrt(6 / (fan_in + fan_out)).
+
+#include <cmath>
+#include <cstdint>
+
+#include "tinydl/core/error.hpp"
+#include "tinydl/core/rng.hpp"
+#include "tinydl/core/tensor.hpp"
+
+namespace tinydl {
+
+/// Fills `w` with draws from N(0, std^2).
+template <typename T>
+void fill_normal(TensorView<T> w, double std, const CounterRng& rng, std::uint64_t stream) {
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<T>(std * rng.normal(stream, i));
+}
+
+/// Fills `w` with draws from U[-bound, bound).
+template <typename T>
+void fill_uniform(TensorView<T> w, double bound, const CounterRng& rng, std::uint64_t stream) {
+  for (std::size_t i = 0; i < w.size(); ++i)
+    w[i] = static_cast<T>(bound * (2.0 * rng.uniform(stream, i) - 1.0));
+}
+
+namespace detail {
+inline void check_fans(const char* who, std::size_t fan_in, std::size_t fan_out) {
+  check<ConfigError>(fan_in > 0 && fan_out > 0, who, ": fan_in and fan_out must be positive, got ",
+                     fan_in, " and ", fan_out);
+}
+}  // namespace detail
+
+/// He (Kaiming) normal initialisation: N(0, 2 / fan_in).
+template <typename T>
+void he_normal(TensorView<T> w, std::size_t fan_in, const CounterRng& rng, std::uint64_t stream) {
+  detail::check_fans("he_normal", fan_in, 1);
+  fill_normal(w, std::sqrt(2.0 / static_cast<double>(fan_in)), rng, stream);
+}
+
+/// He (Kaiming) uniform initialisation: U[-sqrt(6 / fan_in), sqrt(6 / fan_in)).
+template <typename T>
+void he_uniform(TensorView<T> w, std::size_t fan_in, const CounterRng& rng, std::uint64_t stream) {
+  detail::check_fans("he_uniform", fan_in, 1);
+  fill_uniform(w, std::sqrt(6.0 / static_cast<double>(fan_in)), rng, stream);
+}
+
+/// Glorot (Xavier) normal initialisation: N(0, 2 / (fan_in + fan_out)).
+template <typename T>
+void glorot_normal(TensorView<T> w, std::size_t fan_in, std::size_t fan_out, const CounterRng& rng,
+                   std::uint64_t stream) {
+  detail::check_fans("glorot_normal", fan_in, fan_out);
+  fill_normal(w, std::sqrt(2.0 / static_cast<double>(fan_in + fan_out)), rng, stream);
+}
+
+/// Glorot (Xavier) uniform initialisation: U[-b, b) with b = sqrt(6 / (fan_in + fan_out)).
+template <typename T>
+void glorot_uniform(TensorView<T> w, std::size_t fan_in, std::size_t fan_out, const CounterRng& rng,
+                    std::uint64_t stream) {
+  detail::check_fans("glorot_uniform", fan_in, fan_out);
+  fill_uniform(w, std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)), rng, stream);
+}
+
+}  // namespace tinydl

@@ -1,0 +1,96 @@
+#pragma once
+/// @file shape.hpp
+/// `Shape`: the extents of a tensor of rank 1 to 4, images as (N, C, H, W) like PyTorch.
+
+#include <array>
+#include <cstddef>
+#include <initializer_list>
+#include <limits>
+#include <ostream>
+#include <string>
+
+#include "tinydl/core/error.hpp"
+
+namespace tinydl {
+
+/// Extents of a row-major tensor of rank 1 to 4. Printed as `(64, 32, 28, 28)`.
+class Shape {
+public:
+  static constexpr std::size_t max_rank = 4;
+
+  /// The empty shape (rank 0): the state of a default-constructed tensor.
+  Shape() = default;
+
+  /// A shape from its extents, outermost first: `Shape{64, 1, 28, 28}`.
+  /// Throws `ShapeError` for a rank above 4 or an element count that overflows `size_t`.
+  Shape(std::initializer_list<std::size_t> dims) {
+    check<ShapeError>(dims.size() >= 1 && dims.size() <= max_rank, "Shape: rank must be 1 to ",
+                      max_rank, ", got ", dims.size());
+    for (std::size_t d : dims) dims_[rank_++] = d;
+    (void)numel();  // validates that the product fits
+  }
+
+  /// Number of dimensions (0 for the empty shape).
+  std::size_t rank() const { return rank_; }
+
+  /// Extent of dimension `axis`; throws `ShapeError` when `axis >= rank()`.
+  std::size_t operator[](std::size_t axis) const {
+    check<ShapeError>(axis < rank_, "Shape ", to_string(), ": axis ", axis, " out of range for rank ",
+                      rank_);
+    return dims_[axis];
+  }
+
+  /// Product of the extents; 0 for the empty shape. Throws if it overflows `size_t`.
+  std::size_t numel() const {
+    if (rank_ == 0) return 0;
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < rank_; ++i) {
+      check<ShapeError>(dims_[i] == 0 || n <= std::numeric_limits<std::size_t>::max() / dims_[i],
+                        "Shape: element count overflows");
+      n *= dims_[i];
+    }
+    return n;
+  }
+
+  /// Elements in one item of the outermost dimension: numel() / shape[0] (e.g. one image).
+  std::size_t item_numel() const {
+    std::size_t n = 1;
+    for (std::size_t i = 1; i < rank_; ++i) n *= dims_[i];
+    return n;
+  }
+
+  /// The same shape with the outermost extent replaced (a batch of another size).
+  Shape with_batch(std::size_t n) const {
+    check<ShapeError>(rank_ >= 1, "Shape: the empty shape has no batch dimension");
+    Shape s = *this;
+    s.dims_[0] = n;
+    (void)s.numel();
+    return s;
+  }
+
+  friend bool operator==(const Shape& a, const Shape& b) {
+    if (a.rank_ != b.rank_) return false;
+    for (std::size_t i = 0; i < a.rank_; ++i)
+      if (a.dims_[i] != b.dims_[i]) return false;
+    return true;
+  }
+  friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
+
+  /// `(64, 32, 28, 28)`; a rank-1 shape prints as `(10)`, the empty shape as `()`.
+  std::string to_string() const {
+    std::string s = "(";
+    for (std::size_t i = 0; i < rank_; ++i) {
+      if (i) s += ", ";
+      s += std::to_string(dims_[i]);
+    }
+    return s + ")";
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Shape& s) { return out << s.to_string(); }
+
+private:
+  std::array<std::size_t, max_rank> dims_{};
+  std::size_t rank_ = 0;
+};
+
+}  // namespace tinydl

@@ -1,0 +1,33 @@
+# Shared by scripts/*.sh: logging and installing missing Debian packages. Source it; don't run it.
+
+# Everything tinydl's build, tests, examples and benchmarks use, from Debian 12's archive.
+TINYDL_PACKAGES=(
+  g++ clang libomp-14-dev cmake make pkg-config git   # compilers (GCC and Clang), OpenMP, build
+  nlohmann-json3-dev zlib1g-dev libstb-dev            # what the library's headers include
+  catch2 libeigen3-dev                                # tests: Catch2 v2, Eigen as the oracle
+  libbenchmark-dev libopenblas-dev libdnnl-dev        # benchmarks and their baselines
+  dataset-fashion-mnist                               # the data of the comparison
+)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# install_missing_packages: apt-get installs whichever of TINYDL_PACKAGES are not installed yet,
+# through sudo when not root. Does nothing (and needs no network) when all are present.
+install_missing_packages() {
+  local missing=() p
+  for p in "${TINYDL_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "All ${#TINYDL_PACKAGES[@]} Debian packages tinydl needs are installed"
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "error: run as root or install sudo; missing: ${missing[*]}" >&2; return 1; }
+    sudo=(sudo)
+  fi
+  say "Installing missing Debian packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
