@@ -11,3 +11,10 @@
 #include "tinydl/core/rng.hpp"
 #include "tinydl/core/shape.hpp"
 #include "tinydl/core/tensor.hpp"
+
+#include "tinydl/kernels/elementwise.hpp"
+#include "tinydl/kernels/gemm.hpp"
+#include "tinydl/kernels/im2col.hpp"
+#include "tinydl/kernels/pooling.hpp"
+#include "tinydl/kernels/simd.hpp"
+#include "tinydl/kernels/window.hpp"

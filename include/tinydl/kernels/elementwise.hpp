@@ -1,0 +1,57 @@
+#pragma once
+/// @file elementwise.hpp
+/// The few elementwise loops and reductions the layers need. Plain loops the compiler
+/// vectorises; each reduction sums in a fixed order, so results do not depend on threads.
+
+#include <cstddef>
+
+namespace tinydl::kernels {
+
+/// y = max(x, 0). `y` may alias `x`.
+template <typename T>
+void relu(std::size_t n, const T* x, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+/// dx = dy where y > 0, else 0 (the ReLU derivative, taken from the output y = relu(x)).
+/// `dx` may alias `dy`.
+template <typename T>
+void relu_backward(std::size_t n, const T* y, const T* dy, T* dx) {
+  for (std::size_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+/// out[i] += sum_j m[i][j] for an rows x cols matrix with row stride ld: a conv bias gradient
+/// (rows = channels, cols = pixels).
+template <typename T>
+void add_row_sums(std::size_t rows, std::size_t cols, const T* m, std::size_t ld, T* out) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* row = m + i * ld;
+    T sum = T(0);
+    for (std::size_t j = 0; j < cols; ++j) sum += row[j];
+    out[i] += sum;
+  }
+}
+
+/// out[j] += sum_i m[i][j] for an rows x cols matrix with row stride ld: a dense bias gradient
+/// (rows = batch, cols = features).
+template <typename T>
+void add_column_sums(std::size_t rows, std::size_t cols, const T* m, std::size_t ld, T* out) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* row = m + i * ld;
+    for (std::size_t j = 0; j < cols; ++j) out[j] += row[j];
+  }
+}
+
+/// y = alpha * x + y.
+template <typename T>
+void axpy(std::size_t n, T alpha, const T* x, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+/// x = alpha * x.
+template <typename T>
+void scale(std::size_t n, T alpha, T* x) {
+  for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+}  // namespace tinydl::kernels

@@ -1,0 +1,217 @@
+#pragma once
+/// @file gemm.hpp
+/// General matrix multiply for row-major matrices:
+///
+///     C = alpha * op(A) * op(B) + beta * C,     op(A): m x k,  op(B): k x n,  C: m x n
+///
+/// then optionally C = relu(C + bias). The structure is BLIS/Goto's, each layer a small function:
+///
+///   gemm                split C's columns (or rows) between threads, in whole micro-tiles
+///   gemm_serial         for each NC-wide column block and KC-deep slice of k:
+///                         pack_b_panel  -> B block (KC x NC, stays in L2)
+///                         for each MC-tall row block: pack_a_block -> A block
+///                           macro_kernel: for each MR-row micro-panel of A (stays in L1),
+///                                         for each NR-column micro-panel of B:
+///                                           gemm_microkernel (MR x NR sums in registers)
+///
+/// Determinism: every element of C is computed by one thread, summing k in the same KC slices
+/// in the same order, and tile positions are multiples of MR and NR from the origin whatever
+/// the split. So the result is bit-identical for any number of threads.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "tinydl/core/aligned_buffer.hpp"
+#include "tinydl/core/error.hpp"
+#include "tinydl/core/parallel.hpp"
+#include "tinydl/kernels/gemm_microkernel.hpp"
+#include "tinydl/kernels/gemm_pack.hpp"
+
+namespace tinydl::kernels {
+
+/// Whether a GEMM operand is used as stored or transposed.
+enum class Trans { no, yes };
+
+/// What to apply to C after the product: C = relu?(C + row_bias[i] + col_bias[j]).
+/// `row_bias` has m entries (a conv layer's per-channel bias when C is channels x pixels),
+/// `col_bias` has n entries (a dense layer's bias when C is batch x features).
+template <typename T>
+struct GemmEpilogue {
+  const T* row_bias = nullptr;
+  const T* col_bias = nullptr;
+  bool relu = false;
+
+  bool empty() const { return !row_bias && !col_bias && !relu; }
+};
+
+/// Cache blocking of the GEMM for scalar type T (see docs/performance.md for how they were chosen):
+/// KC x NC of packed B (KC x NC x sizeof(T) = 576 KiB) stays in a 1 MiB L2, an MR x KC
+/// micro-panel of A (12 KiB for float) in the 32 KiB L1.
+template <typename T>
+struct GemmBlocking {
+  static constexpr std::size_t mr = MicroTile<T>::mr;
+  static constexpr std::size_t nr = MicroTile<T>::nr;
+  static constexpr std::size_t kc = 384;
+  static constexpr std::size_t nc = (576 * 1024 / (kc * sizeof(T))) / nr * nr;
+  static constexpr std::size_t mc = 256 / mr * mr;
+};
+
+/// Per-thread packing buffers, allocated on a thread's first GEMM and reused by every later one,
+/// so a GEMM call allocates nothing in steady state.
+template <typename T>
+struct GemmWorkspace {
+  using B = GemmBlocking<T>;
+  AlignedBuffer<T> a_block{B::mc * B::kc};
+  AlignedBuffer<T> b_block{B::kc * ((B::nc + B::nr - 1) / B::nr * B::nr)};
+
+  static GemmWorkspace& for_this_thread() {
+    thread_local GemmWorkspace workspace;
+    return workspace;
+  }
+};
+
+namespace detail {
+
+/// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
+/// whole output (so the bias vectors can be indexed).
+template <typename T>
+void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0, std::size_t m, std::size_t n,
+                    T* c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    const T rb = e.row_bias ? e.row_bias[row0 + i] : T(0);
+    const T* cb = e.col_bias ? e.col_bias + col0 : nullptr;
+    for (std::size_t j = 0; j < n; ++j) {
+      T v = row[j] + rb + (cb ? cb[j] : T(0));
+      row[j] = e.relu && !(v > T(0)) ? T(0) : v;
+    }
+  }
+}
+
+/// One packed A block (mc x kc) times one packed B block (kc x nc) into C (mc x nc at c).
+/// Full tiles are written by the micro-kernel in place; edge tiles go through a small buffer.
+/// On the last k slice, `epilogue` is applied to each tile while it is still in L1; (row0, col0)
+/// is the position of `c` in the whole output.
+template <typename T>
+void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const T* b_block, T alpha,
+                  T beta, T* c, std::size_t ldc, const GemmEpilogue<T>* epilogue, std::size_t row0,
+                  std::size_t col0) {
+  constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
+  alignas(64) T edge[MR * NR];
+  for (std::size_t i0 = 0; i0 < mc; i0 += MR) {
+    const std::size_t rows = std::min(MR, mc - i0);
+    const T* a_panel = a_block + i0 * kc;
+    for (std::size_t j0 = 0; j0 < nc; j0 += NR) {
+      const std::size_t cols = std::min(NR, nc - j0);
+      const T* b_panel = b_block + j0 * kc;
+      T* c_tile = c + i0 * ldc + j0;
+      if (rows == MR && cols == NR) {
+        gemm_microkernel<T>(kc, a_panel, b_panel, alpha, beta, c_tile, ldc);
+      } else {
+        gemm_microkernel<T>(kc, a_panel, b_panel, T(1), T(0), edge, NR);
+        for (std::size_t i = 0; i < rows; ++i)
+          for (std::size_t j = 0; j < cols; ++j) {
+            T& cij = c_tile[i * ldc + j];
+            cij = beta == T(0) ? alpha * edge[i * NR + j] : alpha * edge[i * NR + j] + beta * cij;
+          }
+      }
+      if (epilogue) apply_epilogue(*epilogue, row0 + i0, col0 + j0, rows, cols, c_tile, ldc);
+    }
+  }
+}
+
+/// The whole Goto algorithm on one thread, for the m x n block of C at `c`, which sits at
+/// (row0, col0) of the whole output. `a` points at op(A)(0, 0) of this block, `b` at op(B)(0, 0).
+template <typename T>
+void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                 std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
+                 const GemmEpilogue<T>& epilogue, std::size_t row0, std::size_t col0) {
+  using Blk = GemmBlocking<T>;
+  GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
+  for (std::size_t j0 = 0; j0 < n; j0 += Blk::nc) {
+    const std::size_t nc = std::min(Blk::nc, n - j0);
+    for (std::size_t p0 = 0; p0 < k; p0 += Blk::kc) {
+      const std::size_t kc = std::min(Blk::kc, k - p0);
+      const T* b_src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
+      pack_b_panel<Blk::nr>(trans_b, kc, nc, b_src, ldb, ws.b_block.data());
+      const T beta_here = p0 == 0 ? beta : T(1);  // later k slices accumulate onto the first
+      const GemmEpilogue<T>* epilogue_here = p0 + kc == k && !epilogue.empty() ? &epilogue : nullptr;
+      for (std::size_t i0 = 0; i0 < m; i0 += Blk::mc) {
+        const std::size_t mc = std::min(Blk::mc, m - i0);
+        const T* a_src = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
+        pack_a_block<Blk::mr>(trans_a, mc, kc, a_src, lda, ws.a_block.data());
+        macro_kernel(mc, nc, kc, ws.a_block.data(), ws.b_block.data(), alpha, beta_here, c + i0 * ldc + j0, ldc,
+                     epilogue_here, row0 + i0, col0 + j0);
+      }
+    }
+  }
+}
+
+/// C = beta * C for the degenerate products (k = 0 or alpha = 0); beta = 0 writes zeros.
+template <typename T>
+void scale_matrix(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+}
+
+}  // namespace detail
+
+/// Products smaller than this many multiply-adds run on one thread: a parallel region costs a
+/// few microseconds, which is the time of roughly this much work.
+inline constexpr std::size_t gemm_parallel_threshold = 64 * 64 * 64;
+
+/// C = alpha * op(A) * op(B) + beta * C, then the epilogue. Row-major; `lda`, `ldb`, `ldc` are the
+/// strides between stored rows and may exceed the widths. When beta == 0, C is only written
+/// (NaN in C does not propagate). Throws `ConfigError` if a leading dimension is too small.
+template <typename T>
+void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+          std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
+          const GemmEpilogue<T>& epilogue = {}) {
+  const bool ta = trans_a == Trans::yes, tb = trans_b == Trans::yes;
+  check<ConfigError>(lda >= std::max<std::size_t>(1, ta ? m : k), "gemm: lda = ", lda, " is less than the ",
+                     ta ? "m = " : "k = ", ta ? m : k, " values of a stored row of A");
+  check<ConfigError>(ldb >= std::max<std::size_t>(1, tb ? k : n), "gemm: ldb = ", ldb, " is less than the ",
+                     tb ? "k = " : "n = ", tb ? k : n, " values of a stored row of B");
+  check<ConfigError>(ldc >= std::max<std::size_t>(1, n), "gemm: ldc = ", ldc, " is less than n = ", n);
+  if (m == 0 || n == 0) return;
+
+  constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
+  const bool trivial = k == 0 || alpha == T(0);
+  const int threads = m * n * k < gemm_parallel_threshold || trivial ? 1 : num_threads();
+
+  // Split C into `threads` parts along its longer side in micro-tiles, so that tile positions
+  // (and therefore every element's arithmetic) do not depend on the number of threads.
+  const std::size_t col_tiles = (n + NR - 1) / NR, row_tiles = (m + MR - 1) / MR;
+  const bool split_columns = col_tiles * NR >= row_tiles * MR;
+  const std::size_t tiles = split_columns ? col_tiles : row_tiles;
+
+  auto run_part = [&](std::size_t part, std::size_t parts) {
+    const std::size_t first = tiles * part / parts, last = tiles * (part + 1) / parts;
+    const std::size_t step = split_columns ? NR : MR, extent = split_columns ? n : m;
+    const std::size_t begin = first * step, end = std::min(extent, last * step);
+    if (begin >= end) return;
+    const std::size_t i0 = split_columns ? 0 : begin, rows = split_columns ? m : end - begin;
+    const std::size_t j0 = split_columns ? begin : 0, cols = split_columns ? end - begin : n;
+    T* c_part = c + i0 * ldc + j0;
+    if (trivial) {
+      detail::scale_matrix(rows, cols, beta, c_part, ldc);
+      if (!epilogue.empty()) detail::apply_epilogue(epilogue, i0, j0, rows, cols, c_part, ldc);
+    } else {
+      const T* a_part = ta ? a + i0 : a + i0 * lda;
+      const T* b_part = tb ? b + j0 * ldb : b + j0;
+      detail::gemm_serial(ta, tb, rows, cols, k, alpha, a_part, lda, b_part, ldb, beta, c_part, ldc, epilogue, i0,
+                          j0);
+    }
+  };
+
+  if (threads <= 1) {
+    run_part(0, 1);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+  run_part(static_cast<std::size_t>(omp_get_thread_num()), static_cast<std::size_t>(omp_get_num_threads()));
+#endif
+}
+
+}  // namespace tinydl::kernels

@@ -1,0 +1,117 @@
+#pragma once
+/// @file im2col.hpp
+/// im2col and col2im: turn a convolution into a matrix product.
+///
+/// For one image x of shape (C, H, W) and a window of kh x kw, stride (sh, sw), padding (ph, pw),
+/// the column matrix has C*kh*kw rows and OH*OW columns:
+///
+///     col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i][ow*sw - pw + j]   (0 outside x)
+///
+/// so a convolution is  y[Cout][OH*OW] = weight[Cout][C*kh*kw] * col,  and its input gradient is
+/// dx = col2im(weight^T * dy), where col2im adds each column entry back onto the pixel it came
+/// from (pixels under several windows receive several contributions).
+///
+/// Both take a leading dimension `ld_col` (the stride between rows of col), so the columns of a
+/// whole mini-batch can sit side by side in one matrix (image b at column offset b*OH*OW,
+/// ld_col = batch*OH*OW) and the batch becomes one GEMM.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "tinydl/core/parallel.hpp"
+#include "tinydl/kernels/window.hpp"
+
+namespace tinydl::kernels {
+
+namespace detail {
+
+/// The range [first, last) of output columns ow whose input column ow*stride - pad + offset lies in
+/// [0, in): the rest read the zero padding.
+inline void valid_output_range(std::size_t out, std::size_t in, std::size_t stride, std::size_t pad,
+                               std::size_t offset, std::size_t& first, std::size_t& last) {
+  // need pad - offset <= ow*stride  and  ow*stride <= in - 1 + pad - offset
+  first = pad > offset ? (pad - offset + stride - 1) / stride : 0;
+  const std::size_t upper = in + pad;  // ow*stride + offset < in + pad
+  last = upper > offset ? std::min(out, (upper - offset - 1) / stride + 1) : 0;
+  first = std::min(first, last);
+}
+
+}  // namespace detail
+
+/// Writes the column matrix of one image `x` (C, H, W) into `col` (rows of stride `ld_col`).
+template <typename T>
+void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
+  const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    const T* plane = x + c * g.in_h * g.in_w;
+    for (std::size_t i = 0; i < g.kernel_h; ++i) {
+      std::size_t oh_first, oh_last;
+      detail::valid_output_range(oh_n, g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
+      for (std::size_t j = 0; j < g.kernel_w; ++j) {
+        std::size_t ow_first, ow_last;
+        detail::valid_output_range(ow_n, g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
+        T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * ld_col;
+        for (std::size_t oh = 0; oh < oh_n; ++oh) {
+          T* out = row + oh * ow_n;
+          if (oh < oh_first || oh >= oh_last) {
+            std::fill(out, out + ow_n, T(0));
+            continue;
+          }
+          const T* in_row = plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
+          std::fill(out, out + ow_first, T(0));
+          if (g.stride_w == 1) {
+            std::copy(in_row + (ow_first + j - g.pad_w), in_row + (ow_last + j - g.pad_w), out + ow_first);
+          } else {
+            for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
+          }
+          std::fill(out + ow_last, out + ow_n, T(0));
+        }
+      }
+    }
+  }
+}
+
+/// Adds the column matrix `col` of one image back onto `dx` (C, H, W): the adjoint of im2col.
+/// `dx` is accumulated into, not overwritten.
+template <typename T>
+void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
+  const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    T* plane = dx + c * g.in_h * g.in_w;
+    for (std::size_t i = 0; i < g.kernel_h; ++i) {
+      std::size_t oh_first, oh_last;
+      detail::valid_output_range(oh_n, g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
+      for (std::size_t j = 0; j < g.kernel_w; ++j) {
+        std::size_t ow_first, ow_last;
+        detail::valid_output_range(ow_n, g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
+        const T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * ld_col;
+        for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
+          const T* in = row + oh * ow_n;
+          T* out_row = plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
+          for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
+        }
+      }
+    }
+  }
+}
+
+/// im2col of a batch `x` (N, C, H, W) into one matrix of C*kh*kw rows and N*OH*OW columns,
+/// image b at columns [b*OH*OW, (b+1)*OH*OW). Images are done in parallel.
+template <typename T>
+void im2col_batch(const Window2d& g, std::size_t batch, const T* x, T* col) {
+  const std::size_t image = g.channels * g.in_h * g.in_w, pixels = g.out_pixels(), ld = batch * pixels;
+  const long n = static_cast<long>(batch);
+#pragma omp parallel for schedule(static) if (batch > 1 && num_threads() > 1)
+  for (long b = 0; b < n; ++b) im2col(g, x + b * image, col + b * pixels, ld);
+}
+
+/// col2im of a batch column matrix (as made by im2col_batch) into `dx` (N, C, H, W), accumulating.
+template <typename T>
+void col2im_batch(const Window2d& g, std::size_t batch, const T* col, T* dx) {
+  const std::size_t image = g.channels * g.in_h * g.in_w, pixels = g.out_pixels(), ld = batch * pixels;
+  const long n = static_cast<long>(batch);
+#pragma omp parallel for schedule(static) if (batch > 1 && num_threads() > 1)
+  for (long b = 0; b < n; ++b) col2im(g, col + b * pixels, ld, dx + b * image);
+}
+
+}  // namespace tinydl::kernels

@@ -1,0 +1,383 @@
+// Tests of include/tinydl/kernels: GEMM against Eigen, im2col/col2im and max pooling against
+// naive loops, elementwise helpers against hand-computed values, and thread-count invariance.
+#include <tinydl/tinydl.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "eigen_oracle.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace tinydl;
+using namespace tinydl::kernels;
+
+namespace {
+
+template <typename T>
+std::vector<T> random_vector(std::size_t n, std::mt19937& gen) {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(dist(gen));
+  return v;
+}
+
+// One GEMM case: random A, B, C with padded leading dimensions, the product by tinydl and by
+// Eigen in double, and a per-element check against the standard floating-point error bound
+//   |C - C_ref| <= c * eps * (k + 2) * (|alpha| * (|op(A)| |op(B)|) + |beta| |C0|).
+template <typename T>
+void check_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta,
+                std::size_t pad, std::mt19937& gen, const GemmEpilogue<T>& epilogue = {}) {
+  const std::size_t a_rows = ta == Trans::yes ? k : m, a_cols = ta == Trans::yes ? m : k;
+  const std::size_t b_rows = tb == Trans::yes ? n : k, b_cols = tb == Trans::yes ? k : n;
+  const std::size_t lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
+  const auto a = random_vector<T>(a_rows * lda, gen);
+  const auto b = random_vector<T>(b_rows * ldb, gen);
+  auto c = random_vector<T>(m * ldc, gen);
+  if (beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());  // must not leak
+  const auto c0 = c;
+
+  gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc, epilogue);
+
+  const std::vector<double> a64(a.begin(), a.end()), b64(b.begin(), b.end());
+  std::vector<double> ref, bound;
+  oracle::gemm_reference(ta == Trans::yes, tb == Trans::yes, m, n, k, a64.data(), lda, b64.data(), ldb, ref, bound);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      ref[i * n + j] *= double(alpha);
+      bound[i * n + j] *= std::abs(double(alpha));
+      if (beta != T(0)) {
+        ref[i * n + j] += double(beta) * double(c0[i * ldc + j]);
+        bound[i * n + j] += std::abs(double(beta) * double(c0[i * ldc + j]));
+      }
+    }
+  const double eps = std::numeric_limits<T>::epsilon();
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double expected = ref[i * n + j] + (epilogue.row_bias ? double(epilogue.row_bias[i]) : 0.0) +
+                        (epilogue.col_bias ? double(epilogue.col_bias[j]) : 0.0);
+      if (epilogue.relu) expected = std::max(expected, 0.0);
+      const double got = c[i * ldc + j];
+      const double tol = 2 * eps * double(k + 3) * (bound[i * n + j] + 1e-30) + 4 * eps * std::abs(expected);
+      if (!(std::abs(got - expected) <= tol)) ++bad;
+    }
+  // The padding between rows of C is never touched.
+  std::size_t pad_changed = 0;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = n; j < ldc; ++j)
+      if (!(c[i * ldc + j] == c0[i * ldc + j] || (std::isnan(c[i * ldc + j]) && std::isnan(c0[i * ldc + j]))))
+        ++pad_changed;
+  INFO("m=" << m << " n=" << n << " k=" << k << " trans_a=" << (ta == Trans::yes) << " trans_b="
+            << (tb == Trans::yes) << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
+  CHECK(bad == 0);
+  CHECK(pad_changed == 0);
+}
+
+template <typename T>
+std::vector<std::size_t> awkward_sizes() {
+  constexpr std::size_t MR = MicroTile<T>::mr, NR = MicroTile<T>::nr;
+  return {1, 2, 7, MR - 1, MR, MR + 1, NR - 1, NR, NR + 1, 31, 67};
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm matches Eigen on awkward shapes, all transposes, alpha and beta", "[kernels][gemm]",
+                   float, double) {
+  std::mt19937 gen(42);
+  const auto sizes = awkward_sizes<TestType>();
+  const Trans both[] = {Trans::no, Trans::yes};
+  for (Trans ta : both)
+    for (Trans tb : both)
+      for (std::size_t m : sizes)
+        for (std::size_t n : sizes) {
+          const std::size_t k = sizes[(m * 7 + n * 3) % sizes.size()];
+          check_gemm<TestType>(ta, tb, m, n, k, TestType(1), TestType(0), (m + n) % 3, gen);
+        }
+}
+
+TEMPLATE_TEST_CASE("gemm handles k across cache blocks, alpha/beta and NaN garbage", "[kernels][gemm]", float,
+                   double) {
+  std::mt19937 gen(7);
+  const std::size_t kc = GemmBlocking<TestType>::kc;
+  struct Case {
+    std::size_t m, n, k;
+    TestType alpha, beta;
+  };
+  const Case cases[] = {
+      {5, 9, 1, 1, 0},        {13, 29, kc - 1, 1, 1},    {17, 50, kc, -0.5, 0.25},  {9, 70, kc + 1, 2, -1},
+      {3, 3, 2 * kc + 5, 1, 0}, {20, 33, 2500, 1, 0.5},    {4, 4, 0, 1, 0.5},         {6, 11, 0, 1, 0},
+      {8, 16, 40, 0, 0.75},   {7, 5, 12, 0, 0},
+  };
+  for (const Case& c : cases)
+    for (Trans ta : {Trans::no, Trans::yes})
+      for (Trans tb : {Trans::no, Trans::yes}) check_gemm<TestType>(ta, tb, c.m, c.n, c.k, c.alpha, c.beta, 3, gen);
+}
+
+TEMPLATE_TEST_CASE("gemm is correct on products larger than one MC x NC block", "[kernels][gemm]", float, double) {
+  std::mt19937 gen(3);
+  using B = GemmBlocking<TestType>;
+  check_gemm<TestType>(Trans::no, Trans::no, B::mc + 9, B::nc + 37, B::kc + 50, TestType(1), TestType(0.5), 1, gen);
+  check_gemm<TestType>(Trans::yes, Trans::yes, B::mc + 3, B::nc + 5, 2 * B::kc + 1, TestType(1), TestType(0), 0, gen);
+  check_gemm<TestType>(Trans::no, Trans::yes, 2 * B::mc + 1, 40, 100, TestType(-1), TestType(0), 2, gen);  // row split
+}
+
+TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[kernels][gemm]", float, double) {
+  std::mt19937 gen(11);
+  for (std::size_t k : {std::size_t{5}, GemmBlocking<TestType>::kc + 7}) {
+    const auto row_bias = random_vector<TestType>(45, gen), col_bias = random_vector<TestType>(77, gen);
+    check_gemm<TestType>(Trans::no, Trans::no, 45, 77, k, TestType(1), TestType(0), 0, gen,
+                         {row_bias.data(), nullptr, true});
+    check_gemm<TestType>(Trans::no, Trans::yes, 45, 77, k, TestType(1), TestType(0), 1, gen,
+                         {nullptr, col_bias.data(), false});
+    check_gemm<TestType>(Trans::yes, Trans::no, 45, 77, k, TestType(0.5), TestType(1), 2, gen,
+                         {row_bias.data(), col_bias.data(), true});
+  }
+  // The epilogue also applies when there is no product (k = 0): C = relu(beta*C + bias).
+  std::vector<TestType> c = {-1, 2, 3, -4}, bias = {0.5, -3};
+  gemm<TestType>(Trans::no, Trans::no, 2, 2, 0, 1, nullptr, 1, nullptr, 2, 1, c.data(), 2, {nullptr, bias.data(), true});
+  CHECK(c == std::vector<TestType>{0, 0, 3.5, 0});
+}
+
+TEST_CASE("gemm gives bit-identical results with 1, 2 and 3 threads", "[kernels][gemm][threads]") {
+  std::mt19937 gen(5);
+  struct Shape3 {
+    std::size_t m, n, k;
+  };
+  for (const Shape3& s : {Shape3{64, 7744, 288}, Shape3{300, 97, 700}, Shape3{33, 1000, 50}}) {
+    const auto a = random_vector<float>(s.m * s.k, gen), b = random_vector<float>(s.k * s.n, gen);
+    std::vector<float> reference;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<float> c(s.m * s.n);
+      gemm(Trans::no, Trans::yes, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.k, 0.0f, c.data(), s.n);
+      if (reference.empty())
+        reference = c;
+      else
+        CHECK(c == reference);
+    }
+  }
+  set_num_threads(2);
+}
+
+TEST_CASE("gemm rejects leading dimensions smaller than the rows they stride", "[kernels][gemm]") {
+  std::vector<float> a(100), b(100), c(100);
+  CHECK_THROWS_WITH(gemm(Trans::no, Trans::no, 4, 5, 6, 1.0f, a.data(), 5, b.data(), 5, 0.0f, c.data(), 5),
+                    "gemm: lda = 5 is less than the k = 6 values of a stored row of A");
+  CHECK_THROWS_WITH(gemm(Trans::no, Trans::yes, 4, 5, 6, 1.0f, a.data(), 6, b.data(), 5, 0.0f, c.data(), 5),
+                    "gemm: ldb = 5 is less than the k = 6 values of a stored row of B");
+  CHECK_THROWS_AS(gemm(Trans::no, Trans::no, 4, 5, 6, 1.0f, a.data(), 6, b.data(), 5, 0.0f, c.data(), 4),
+                  ConfigError);
+}
+
+// ---- im2col / col2im ---------------------------------------------------------------------------
+
+namespace {
+
+// The defining formula of im2col, one element at a time.
+double naive_col(const Window2d& g, const std::vector<double>& x, std::size_t row, std::size_t column) {
+  const std::size_t c = row / (g.kernel_h * g.kernel_w), i = row / g.kernel_w % g.kernel_h, j = row % g.kernel_w;
+  const std::size_t oh = column / g.out_w(), ow = column % g.out_w();
+  const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
+  if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) return 0.0;
+  return x[(c * g.in_h + std::size_t(h)) * g.in_w + std::size_t(w)];
+}
+
+std::vector<Window2d> conv_geometries() {
+  //            C  H   W  kh kw sh sw ph pw
+  return {Window2d{1, 28, 28, 3, 3, 1, 1, 0, 0}, Window2d{3, 7, 5, 3, 3, 1, 1, 1, 1},
+          Window2d{2, 9, 11, 5, 5, 2, 2, 2, 2}, Window2d{4, 6, 6, 1, 1, 1, 1, 0, 0},
+          Window2d{2, 8, 7, 3, 2, 2, 1, 1, 0},  Window2d{1, 5, 9, 5, 3, 3, 2, 2, 1},
+          Window2d{3, 4, 4, 4, 4, 1, 1, 0, 0},  Window2d{2, 1, 6, 1, 3, 1, 2, 0, 1}};
+}
+
+}  // namespace
+
+TEST_CASE("im2col matches the defining formula for strides, paddings and kernel sizes", "[kernels][im2col]") {
+  std::mt19937 gen(1);
+  for (const Window2d& g : conv_geometries()) {
+    g.validate("test");
+    const auto x = random_vector<double>(g.channels * g.in_h * g.in_w, gen);
+    const std::size_t rows = g.patch_size(), cols = g.out_pixels(), ld = cols + 3;
+    std::vector<double> col(rows * ld, -99.0);
+    im2col(g, x.data(), col.data(), ld);
+    std::size_t bad = 0, pad_touched = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t p = 0; p < cols; ++p) bad += col[r * ld + p] != naive_col(g, x, r, p);
+      for (std::size_t p = cols; p < ld; ++p) pad_touched += col[r * ld + p] != -99.0;
+    }
+    INFO("geometry C=" << g.channels << " " << g.in_h << "x" << g.in_w << " k=" << g.kernel_h << "x" << g.kernel_w
+                       << " s=" << g.stride_h << "x" << g.stride_w << " p=" << g.pad_h << "x" << g.pad_w);
+    CHECK(bad == 0);
+    CHECK(pad_touched == 0);
+  }
+}
+
+TEST_CASE("col2im is the adjoint of im2col and accumulates", "[kernels][im2col]") {
+  std::mt19937 gen(2);
+  for (const Window2d& g : conv_geometries()) {
+    const std::size_t image = g.channels * g.in_h * g.in_w, rows = g.patch_size(), cols = g.out_pixels();
+    const auto col = random_vector<double>(rows * cols, gen);
+    const auto start = random_vector<double>(image, gen);
+    // Naive scatter: every column entry goes back to the pixel im2col took it from.
+    std::vector<double> expected = start;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t p = 0; p < cols; ++p) {
+        const std::size_t c = r / (g.kernel_h * g.kernel_w), i = r / g.kernel_w % g.kernel_h, j = r % g.kernel_w;
+        const long h = long(p / g.out_w() * g.stride_h + i) - long(g.pad_h);
+        const long w = long(p % g.out_w() * g.stride_w + j) - long(g.pad_w);
+        if (h >= 0 && w >= 0 && h < long(g.in_h) && w < long(g.in_w))
+          expected[(c * g.in_h + std::size_t(h)) * g.in_w + std::size_t(w)] += col[r * cols + p];
+      }
+    std::vector<double> dx = start;
+    col2im(g, col.data(), cols, dx.data());
+    for (std::size_t i = 0; i < image; ++i) CHECK(dx[i] == Approx(expected[i]).margin(1e-12));
+
+    // <im2col(x), col> == <x, col2im(col)>
+    const auto x = random_vector<double>(image, gen);
+    std::vector<double> x_col(rows * cols), back(image, 0.0);
+    im2col(g, x.data(), x_col.data(), cols);
+    col2im(g, col.data(), cols, back.data());
+    double lhs = 0, rhs = 0;
+    for (std::size_t i = 0; i < rows * cols; ++i) lhs += x_col[i] * col[i];
+    for (std::size_t i = 0; i < image; ++i) rhs += x[i] * back[i];
+    CHECK(lhs == Approx(rhs).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("batched im2col + one gemm is a direct convolution", "[kernels][im2col][gemm]") {
+  std::mt19937 gen(4);
+  const Window2d g{3, 9, 8, 3, 3, 2, 1, 1, 1};
+  const std::size_t batch = 5, out_channels = 6, pixels = g.out_pixels(), patch = g.patch_size();
+  const std::size_t image = g.channels * g.in_h * g.in_w;
+  const auto x = random_vector<double>(batch * image, gen), weight = random_vector<double>(out_channels * patch, gen);
+  std::vector<double> col(patch * batch * pixels), y(out_channels * batch * pixels);
+  im2col_batch(g, batch, x.data(), col.data());
+  gemm(Trans::no, Trans::no, out_channels, batch * pixels, patch, 1.0, weight.data(), patch, col.data(),
+       batch * pixels, 0.0, y.data(), batch * pixels);
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t o = 0; o < out_channels; ++o)
+      for (std::size_t oh = 0; oh < g.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < g.out_w(); ++ow) {
+          double direct = 0;
+          for (std::size_t c = 0; c < g.channels; ++c)
+            for (std::size_t i = 0; i < g.kernel_h; ++i)
+              for (std::size_t j = 0; j < g.kernel_w; ++j) {
+                const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
+                if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) continue;
+                direct += weight[((o * g.channels + c) * g.kernel_h + i) * g.kernel_w + j] *
+                          x[b * image + (c * g.in_h + std::size_t(h)) * g.in_w + std::size_t(w)];
+              }
+          CHECK(y[o * batch * pixels + b * pixels + oh * g.out_w() + ow] == Approx(direct).margin(1e-12));
+        }
+
+  // col2im_batch scatters each image's columns back into its own image.
+  std::vector<double> dx(batch * image, 0.0), dx_single(image, 0.0);
+  col2im_batch(g, batch, col.data(), dx.data());
+  col2im(g, col.data() + 2 * pixels, batch * pixels, dx_single.data());
+  CHECK(std::equal(dx_single.begin(), dx_single.end(), dx.begin() + 2 * image));
+}
+
+TEST_CASE("Window2d validation names the problem", "[kernels][im2col]") {
+  CHECK_THROWS_WITH((Window2d{1, 2, 2, 3, 3, 1, 1, 0, 0}.validate("Conv2D")),
+                    "Conv2D: a 3x3 kernel does not fit a 2x2 input padded by (0, 0)");
+  CHECK_THROWS_WITH((Window2d{1, 5, 5, 3, 3, 0, 1, 0, 0}.validate("MaxPool2D")),
+                    "MaxPool2D: stride must be at least 1, got 0x1");
+  CHECK_NOTHROW((Window2d{1, 2, 2, 3, 3, 1, 1, 1, 1}.validate("Conv2D")));
+  CHECK((Window2d{1, 28, 28, 3, 3, 1, 1, 1, 1}.out_h()) == 28);
+  CHECK((Window2d{1, 13, 13, 3, 3, 2, 2, 0, 0}.out_w()) == 6);
+}
+
+// ---- max pooling -------------------------------------------------------------------------------
+
+TEST_CASE("maxpool forward and backward match naive loops", "[kernels][pooling]") {
+  std::mt19937 gen(9);
+  //                          planes H  W  k  k  s  s  p  p
+  const Window2d geometries[] = {{6, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 13, 13, 3, 3, 2, 2, 0, 0},
+                                 {2, 7, 9, 3, 3, 2, 2, 1, 1},   {4, 5, 8, 2, 3, 1, 2, 0, 1},
+                                 {1, 11, 11, 2, 2, 2, 2, 0, 0}};
+  for (const Window2d& g : geometries) {
+    const std::size_t planes = g.channels, in = g.in_h * g.in_w, out = g.out_pixels();
+    const auto x = random_vector<float>(planes * in, gen), dy = random_vector<float>(planes * out, gen);
+    std::vector<float> y(planes * out);
+    std::vector<std::int32_t> argmax(planes * out);
+    maxpool_forward(g, planes, x.data(), y.data(), argmax.data());
+    std::vector<float> expected_dx(planes * in, 0.0f);
+    for (std::size_t p = 0; p < planes; ++p)
+      for (std::size_t oh = 0; oh < g.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < g.out_w(); ++ow) {
+          float best = -std::numeric_limits<float>::infinity();
+          std::size_t best_index = 0;
+          for (std::size_t i = 0; i < g.kernel_h; ++i)
+            for (std::size_t j = 0; j < g.kernel_w; ++j) {
+              const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
+              if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) continue;
+              const std::size_t index = std::size_t(h) * g.in_w + std::size_t(w);
+              if (x[p * in + index] > best) best = x[p * in + index], best_index = index;
+            }
+          const std::size_t o = p * out + oh * g.out_w() + ow;
+          CHECK(y[o] == best);
+          CHECK(argmax[o] == std::int32_t(best_index));
+          expected_dx[p * in + best_index] += dy[o];
+        }
+    std::vector<float> dx(planes * in, 0.0f);
+    maxpool_backward(g, planes, dy.data(), argmax.data(), dx.data());
+    for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx[i] == Approx(expected_dx[i]).margin(1e-6));
+  }
+}
+
+TEST_CASE("maxpool takes the first maximum on ties and propagates NaN", "[kernels][pooling]") {
+  const Window2d g{1, 2, 4, 2, 2, 2, 2, 0, 0};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {1, 5, 2, nan, 5, 5, 2, 2};
+  std::vector<float> y(2);
+  std::vector<std::int32_t> arg(2);
+  maxpool_forward(g, 1, x.data(), y.data(), arg.data());
+  CHECK(y[0] == 5.0f);
+  CHECK(arg[0] == 1);
+  CHECK(std::isnan(y[1]));
+  CHECK(arg[1] == 3);
+}
+
+// ---- elementwise -------------------------------------------------------------------------------
+
+TEST_CASE("elementwise helpers compute what their comments state", "[kernels][elementwise]") {
+  const std::vector<float> x = {-2, -0.0f, 0.5, 3};
+  std::vector<float> y(4), dx(4);
+  relu(4, x.data(), y.data());
+  CHECK(y == std::vector<float>{0, 0, 0.5, 3});
+  const std::vector<float> dy = {10, 20, 30, 40};
+  relu_backward(4, y.data(), dy.data(), dx.data());
+  CHECK(dx == std::vector<float>{0, 0, 30, 40});
+
+  const std::vector<double> m = {1, 2, 3, 99, 4, 5, 6, 99};  // 2 x 3 with row stride 4
+  std::vector<double> rows = {10, 20}, columns = {1, 1, 1};
+  add_row_sums(2, 3, m.data(), 4, rows.data());
+  add_column_sums(2, 3, m.data(), 4, columns.data());
+  CHECK(rows == std::vector<double>{16, 35});
+  CHECK(columns == std::vector<double>{6, 8, 10});
+
+  std::vector<double> v = {1, 2};
+  axpy(2, 0.5, m.data(), v.data());
+  CHECK(v == std::vector<double>{1.5, 3});
+  scale(2, -2.0, v.data());
+  CHECK(v == std::vector<double>{-3, -6});
+}
+
+TEST_CASE("kernels report the instruction set they were compiled for", "[kernels]") {
+  const std::string isa = isa_name();
+#if defined(__AVX512F__)
+  CHECK(isa == "avx512");
+  CHECK(MicroTile<float>::nr == 48);
+#elif defined(__AVX2__) && defined(__FMA__)
+  CHECK(isa == "avx2");
+  CHECK(MicroTile<float>::nr == 24);
+#else
+  CHECK(isa == "generic");
+#endif
+  WARN("kernels compiled for " << isa << ", micro-tile " << MicroTile<float>::mr << "x" << MicroTile<float>::nr);
+}
