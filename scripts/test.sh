@@ -6,7 +6,7 @@
 #   bash scripts/test.sh native asan  only these
 #
 # Configurations (build trees under build/test-<name>):
-#   asan    GCC, Debug, -fsanitize=address,undefined, halting on the first error
+#   asan    GCC, Debug, -march=native -fsanitize=address,undefined, halting on the first error
 #   native  GCC, Release, -march=native (AVX-512 here); also builds examples and benchmarks and
 #           runs the consumer checks (install + find_package + pkg-config, add_subdirectory)
 #   avx2    Clang, Release, -mavx2 -mfma: the AVX2 kernels on an AVX-512 machine
@@ -27,6 +27,7 @@ configure_args() {
   case "$1" in
     asan) args+=(-DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug -DTINYDL_BUILD_BENCH=OFF
                  -DTINYDL_CONSUMER_TESTS=OFF
+                 "-DCMAKE_CXX_FLAGS=-march=native"
                  "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all") ;;
     native) args+=(-DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-march=native) ;;
     avx2) args+=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=-mavx2 -mfma"

@@ -124,6 +124,10 @@ TEMPLATE_TEST_CASE("gemm is correct on products larger than one MC x NC block", 
   check_gemm<TestType>(Trans::no, Trans::no, B::mc + 9, B::nc + 37, B::kc + 50, TestType(1), TestType(0.5), 1, gen);
   check_gemm<TestType>(Trans::yes, Trans::yes, B::mc + 3, B::nc + 5, 2 * B::kc + 1, TestType(1), TestType(0), 0, gen);
   check_gemm<TestType>(Trans::no, Trans::yes, 2 * B::mc + 1, 40, 100, TestType(-1), TestType(0), 2, gen);  // row split
+  // Few rows: B is read in place, with a ragged last panel, across NC and KC blocks.
+  static_assert(64 <= gemm_in_place_b_max_rows);
+  check_gemm<TestType>(Trans::no, Trans::no, 64, 2 * B::nc + B::nr / 2 + 1, B::kc + 9, TestType(1), TestType(0), 5, gen);
+  check_gemm<TestType>(Trans::yes, Trans::no, gemm_in_place_b_max_rows, B::nc + 1, 70, TestType(1), TestType(1), 0, gen);
 }
 
 TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[kernels][gemm]", float, double) {

@@ -8,7 +8,8 @@
 ///
 ///   gemm                split C's columns (or rows) between threads, in whole micro-tiles
 ///   gemm_serial         for each NC-wide column block and KC-deep slice of k:
-///                         pack_b_panel  -> B block (KC x NC, stays in L2)
+///                         pack_b_panel  -> B block (KC x NC, stays in L2); a B stored k x n is
+///                                          read in place instead, all but a ragged last panel
 ///                         for each MC-tall row block: pack_a_block -> A block
 ///                           macro_kernel: for each MR-row micro-panel of A (stays in L1),
 ///                                         for each NR-column micro-panel of B:
@@ -70,7 +71,26 @@ struct GemmWorkspace {
   }
 };
 
+/// Up to this many rows of C, a B stored k x n is read in place rather than packed (measured on the
+/// conv shapes with m = 32 and 64, and on 1024^3: docs/performance.md).
+inline constexpr std::size_t gemm_in_place_b_max_rows = 128;
+
 namespace detail {
+
+/// Where the macro-kernel finds the NR-column micro-panels of a KC x NC block of op(B): packed
+/// one after another (`ld` = NR), or in place in B (`ld` = B's row stride) with only the ragged
+/// last panel packed. With few rows of A (32 or 64 output channels in a conv layer), each element
+/// of B feeds only 2 * m flops and copying B would cost a third of the time; reading it in place
+/// costs nothing, since the micro-kernel walks each panel row by row anyway. With many rows of A,
+/// each panel is re-read m / MR times at B's stride (often a power of two, which thrashes cache
+/// sets), and packing wins: see `gemm_in_place_b_max_rows`.
+template <typename T>
+struct BBlock {
+  const T* data;           // panel p starts at data + p * panel_step
+  std::size_t ld;          // stride between the k rows of a panel
+  std::size_t panel_step;  // NR * kc when packed, NR when in place
+  const T* ragged_panel;   // packed copy of a last panel narrower than NR (stride NR), or null
+};
 
 /// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
 /// whole output (so the bias vectors can be indexed).
@@ -93,7 +113,7 @@ void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0
 /// On the last k slice, `epilogue` is applied to each tile while it is still in L1; (row0, col0)
 /// is the position of `c` in the whole output.
 template <typename T>
-void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const T* b_block, T alpha,
+void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const BBlock<T>& b_block, T alpha,
                   T beta, T* c, std::size_t ldc, const GemmEpilogue<T>* epilogue, std::size_t row0,
                   std::size_t col0) {
   constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
@@ -103,12 +123,14 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
     const T* a_panel = a_block + i0 * kc;
     for (std::size_t j0 = 0; j0 < nc; j0 += NR) {
       const std::size_t cols = std::min(NR, nc - j0);
-      const T* b_panel = b_block + j0 * kc;
+      const bool ragged = cols < NR && b_block.ragged_panel;
+      const T* b_panel = ragged ? b_block.ragged_panel : b_block.data + j0 / NR * b_block.panel_step;
+      const std::size_t ldb = ragged ? NR : b_block.ld;
       T* c_tile = c + i0 * ldc + j0;
       if (rows == MR && cols == NR) {
-        gemm_microkernel<T>(kc, a_panel, b_panel, alpha, beta, c_tile, ldc);
+        gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc);
       } else {
-        gemm_microkernel<T>(kc, a_panel, b_panel, T(1), T(0), edge, NR);
+        gemm_microkernel<T>(kc, a_panel, b_panel, ldb, T(1), T(0), edge, NR);
         for (std::size_t i = 0; i < rows; ++i)
           for (std::size_t j = 0; j < cols; ++j) {
             T& cij = c_tile[i * ldc + j];
@@ -133,14 +155,23 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
     for (std::size_t p0 = 0; p0 < k; p0 += Blk::kc) {
       const std::size_t kc = std::min(Blk::kc, k - p0);
       const T* b_src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
-      pack_b_panel<Blk::nr>(trans_b, kc, nc, b_src, ldb, ws.b_block.data());
+      BBlock<T> b_block{ws.b_block.data(), Blk::nr, Blk::nr * kc, nullptr};
+      if (trans_b || m > gemm_in_place_b_max_rows) {
+        pack_b_panel<Blk::nr>(trans_b, kc, nc, b_src, ldb, ws.b_block.data());
+      } else {
+        b_block = {b_src, ldb, Blk::nr, nullptr};
+        if (const std::size_t full = nc / Blk::nr * Blk::nr; full < nc) {
+          pack_b_panel<Blk::nr>(false, kc, nc - full, b_src + full, ldb, ws.b_block.data());
+          b_block.ragged_panel = ws.b_block.data();
+        }
+      }
       const T beta_here = p0 == 0 ? beta : T(1);  // later k slices accumulate onto the first
       const GemmEpilogue<T>* epilogue_here = p0 + kc == k && !epilogue.empty() ? &epilogue : nullptr;
       for (std::size_t i0 = 0; i0 < m; i0 += Blk::mc) {
         const std::size_t mc = std::min(Blk::mc, m - i0);
         const T* a_src = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
         pack_a_block<Blk::mr>(trans_a, mc, kc, a_src, lda, ws.a_block.data());
-        macro_kernel(mc, nc, kc, ws.a_block.data(), ws.b_block.data(), alpha, beta_here, c + i0 * ldc + j0, ldc,
+        macro_kernel(mc, nc, kc, ws.a_block.data(), b_block, alpha, beta_here, c + i0 * ldc + j0, ldc,
                      epilogue_here, row0 + i0, col0 + j0);
       }
     }

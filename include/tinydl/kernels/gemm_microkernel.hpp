@@ -3,8 +3,8 @@
 /// The GEMM micro-kernel: the innermost, register-blocked loop of the BLIS/Goto algorithm.
 ///
 /// It multiplies one packed micro-panel of A (MR rows, kc deep: for each k, MR values) by one
-/// packed micro-panel of B (kc deep, NR columns: for each k, NR values) and updates an MR x NR
-/// tile of row-major C:
+/// micro-panel of B (kc deep, NR columns: for each k, NR values, rows `ldb` apart — NR when B was
+/// packed, B's own row stride when it is read in place) and updates an MR x NR tile of row-major C:
 ///
 ///     C[i][j] = alpha * sum_k A[k][i] * B[k][j]  +  beta * C[i][j]      (C is not read if beta == 0)
 ///
@@ -39,8 +39,8 @@ struct MicroTile {
 
 /// Vector micro-kernel: MR rows, NR = vectors * width columns, see the file comment.
 template <typename T, std::size_t MR = MicroTile<T>::mr, std::size_t NR = MicroTile<T>::nr>
-inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, T alpha, T beta, T* c,
-                             std::size_t ldc) {
+inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                             T* c, std::size_t ldc) {
   using V = Simd<T>;
   constexpr std::size_t vectors = NR / V::width;
   static_assert(NR % V::width == 0, "NR must be a whole number of vectors");
@@ -61,7 +61,7 @@ inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel,
       for (std::size_t v = 0; v < vectors; ++v) sum[i][v] = V::fmadd(a, b[v], sum[i][v]);
     }
     a_panel += MR;
-    b_panel += NR;
+    b_panel += ldb;
   }
 
   const typename V::Reg alpha_v = V::set1(alpha);
@@ -86,14 +86,14 @@ inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel,
 
 /// Portable micro-kernel: the same contract as the vector one, in plain loops.
 template <typename T, std::size_t MR = MicroTile<T>::mr, std::size_t NR = MicroTile<T>::nr>
-inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, T alpha, T beta, T* c,
-                             std::size_t ldc) {
+inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                             T* c, std::size_t ldc) {
   T sum[MR][NR] = {};
   for (std::size_t k = 0; k < kc; ++k) {
     for (std::size_t i = 0; i < MR; ++i)
       for (std::size_t j = 0; j < NR; ++j) sum[i][j] += a_panel[i] * b_panel[j];
     a_panel += MR;
-    b_panel += NR;
+    b_panel += ldb;
   }
   for (std::size_t i = 0; i < MR; ++i)
     for (std::size_t j = 0; j < NR; ++j) {

@@ -1,0 +1,53 @@
+#pragma once
+// The machine's measured FP32 FMA peak, as a benchmark to run beside the kernels: the machine is
+// shared and its clock moves, so "% of peak" only means something against a peak measured in
+// the same run.
+#include <benchmark/benchmark.h>
+#include <tinydl/tinydl.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace bench {
+
+/// 16 independent FMA chains per thread (enough to cover the FMA latency on every x86 core),
+/// no memory traffic: GFLOP/s = 2 * width * 16 per iteration, summed over threads.
+inline void fma_peak(benchmark::State& state, int threads) {
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+  using V = tinydl::kernels::Simd<float>;
+  constexpr std::size_t chains = 16, steps = 4096;
+  for (auto _ : state) {
+    float result = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : result)
+    {
+      typename V::Reg acc[chains];
+      for (std::size_t i = 0; i < chains; ++i) acc[i] = V::set1(float(i) * 1e-3f);
+      const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
+      for (std::size_t s = 0; s < steps; ++s)
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
+      alignas(64) float out[V::width];
+      for (std::size_t i = 1; i < chains; ++i) acc[0] = V::fmadd(acc[i], x, acc[0]);
+      V::store(out, acc[0]);
+      result += out[0];
+    }
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * V::width * chains * steps * threads / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+#else
+  state.SkipWithError("no SIMD FMA in this build");
+  (void)threads;
+#endif
+}
+
+/// Registers fma_peak for 1 and 2 threads.
+inline void register_fma_peak() {
+  for (int threads : {1, 2})
+    benchmark::RegisterBenchmark(("fma_peak/threads:" + std::to_string(threads)).c_str(),
+                                 [threads](benchmark::State& s) { fma_peak(s, threads); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+}
+
+}  // namespace bench
