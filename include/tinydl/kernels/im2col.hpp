@@ -38,61 +38,63 @@ inline void valid_output_range(std::size_t out, std::size_t in, std::size_t stri
 
 }  // namespace detail
 
+/// Calls visit(row, plane, i, j, oh_first, oh_last, ow_first, ow_last) for every row of an image's
+/// column matrix: row = (c*kh + i)*kw + j, plane = c*H*W (offset of channel c in the image), and
+/// [oh_first, oh_last) x [ow_first, ow_last) the outputs whose input pixel for window position
+/// (i, j) is inside the image rather than in the padding.
+template <typename Visit>
+void for_each_patch_row(const Window2d& g, Visit&& visit) {
+  for (std::size_t c = 0; c < g.channels; ++c)
+    for (std::size_t i = 0; i < g.kernel_h; ++i) {
+      std::size_t oh_first, oh_last;
+      detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
+      for (std::size_t j = 0; j < g.kernel_w; ++j) {
+        std::size_t ow_first, ow_last;
+        detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
+        visit((c * g.kernel_h + i) * g.kernel_w + j, c * g.in_h * g.in_w, i, j, oh_first, oh_last, ow_first, ow_last);
+      }
+    }
+}
+
 /// Writes the column matrix of one image `x` (C, H, W) into `col` (rows of stride `ld_col`).
 template <typename T>
 void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
   const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    const T* plane = x + c * g.in_h * g.in_w;
-    for (std::size_t i = 0; i < g.kernel_h; ++i) {
-      std::size_t oh_first, oh_last;
-      detail::valid_output_range(oh_n, g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
-      for (std::size_t j = 0; j < g.kernel_w; ++j) {
-        std::size_t ow_first, ow_last;
-        detail::valid_output_range(ow_n, g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
-        T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * ld_col;
-        for (std::size_t oh = 0; oh < oh_n; ++oh) {
-          T* out = row + oh * ow_n;
-          if (oh < oh_first || oh >= oh_last) {
-            std::fill(out, out + ow_n, T(0));
-            continue;
-          }
-          const T* in_row = plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-          std::fill(out, out + ow_first, T(0));
-          if (g.stride_w == 1) {
-            std::copy(in_row + (ow_first + j - g.pad_w), in_row + (ow_last + j - g.pad_w), out + ow_first);
-          } else {
-            for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
-          }
-          std::fill(out + ow_last, out + ow_n, T(0));
-        }
+  for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
+                            std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
+    T* row = col + r * ld_col;
+    for (std::size_t oh = 0; oh < oh_n; ++oh) {
+      T* out = row + oh * ow_n;
+      if (oh < oh_first || oh >= oh_last) {
+        std::fill(out, out + ow_n, T(0));
+        continue;
       }
+      const T* in_row = x + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
+      std::fill(out, out + ow_first, T(0));
+      if (g.stride_w == 1) {
+        std::copy(in_row + (ow_first + j - g.pad_w), in_row + (ow_last + j - g.pad_w), out + ow_first);
+      } else {
+        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
+      }
+      std::fill(out + ow_last, out + ow_n, T(0));
     }
-  }
+  });
 }
 
 /// Adds the column matrix `col` of one image back onto `dx` (C, H, W): the adjoint of im2col.
 /// `dx` is accumulated into, not overwritten.
 template <typename T>
 void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
-  const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    T* plane = dx + c * g.in_h * g.in_w;
-    for (std::size_t i = 0; i < g.kernel_h; ++i) {
-      std::size_t oh_first, oh_last;
-      detail::valid_output_range(oh_n, g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
-      for (std::size_t j = 0; j < g.kernel_w; ++j) {
-        std::size_t ow_first, ow_last;
-        detail::valid_output_range(ow_n, g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
-        const T* row = col + ((c * g.kernel_h + i) * g.kernel_w + j) * ld_col;
-        for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
-          const T* in = row + oh * ow_n;
-          T* out_row = plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-          for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
-        }
-      }
+  const std::size_t ow_n = g.out_w();
+  for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
+                            std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
+    const T* row = col + r * ld_col;
+    for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
+      const T* in = row + oh * ow_n;
+      T* out_row = dx + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
+      for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
     }
-  }
+  });
 }
 
 /// im2col of a batch `x` (N, C, H, W) into one matrix of C*kh*kw rows and N*OH*OW columns,
