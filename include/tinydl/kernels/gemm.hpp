@@ -8,7 +8,8 @@
 ///
 ///   gemm                split C's columns (or rows) between threads, in whole micro-tiles
 ///   gemm_serial         for each NC-wide column block and KC-deep slice of k:
-///                         pack_b_panel  -> B block (KC x NC, stays in L2); a B stored k x n is
+///                         pack_b_panel  -> B block (KC x NC, stays in L2); when C has at most
+///                                          gemm_in_place_b_max_rows rows, a B stored k x n is
 ///                                          read in place instead, all but a ragged last panel
 ///                         for each MC-tall row block: pack_a_block -> A block
 ///                           macro_kernel: for each MR-row micro-panel of A (stays in L1),
