@@ -9,6 +9,7 @@
 #include "tinydl/core/init.hpp"
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/core/rng.hpp"
+#include "tinydl/core/scratch.hpp"
 #include "tinydl/core/shape.hpp"
 #include "tinydl/core/tensor.hpp"
 
@@ -18,3 +19,27 @@
 #include "tinydl/kernels/pooling.hpp"
 #include "tinydl/kernels/simd.hpp"
 #include "tinydl/kernels/window.hpp"
+#include "tinydl/kernels/batchnorm.hpp"
+#include "tinydl/kernels/dropout.hpp"
+#include "tinydl/kernels/softmax.hpp"
+
+#include "tinydl/layers/activations.hpp"
+#include "tinydl/layers/batchnorm.hpp"
+#include "tinydl/layers/conv2d.hpp"
+#include "tinydl/layers/dense.hpp"
+#include "tinydl/layers/dropout.hpp"
+#include "tinydl/layers/flatten.hpp"
+#include "tinydl/layers/layer.hpp"
+#include "tinydl/layers/make_layer.hpp"
+#include "tinydl/layers/maxpool2d.hpp"
+#include "tinydl/layers/softmax.hpp"
+#include "tinydl/layers/window_options.hpp"
+
+#include "tinydl/losses/softmax_cross_entropy.hpp"
+
+#include "tinydl/optim/adam.hpp"
+#include "tinydl/optim/optimizer.hpp"
+#include "tinydl/optim/sgd.hpp"
+
+#include "tinydl/io/file.hpp"
+#include "tinydl/io/safetensors.hpp"

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/rng.hpp"
@@ -66,6 +67,44 @@ void glorot_uniform(TensorView<T> w, std::size_t fan_in, std::size_t fan_out, co
                     std::uint64_t stream) {
   detail::check_fans("glorot_uniform", fan_in, fan_out);
   fill_uniform(w, std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)), rng, stream);
+}
+
+}  // namespace tinydl
+
+namespace tinydl {
+
+/// How a weight tensor is initialised; recorded in layer configs.
+enum class Initializer { he_normal, he_uniform, glorot_normal, glorot_uniform };
+
+/// The name of an initialiser in configs: "he_normal", ...
+inline const char* initializer_name(Initializer init) {
+  switch (init) {
+    case Initializer::he_normal: return "he_normal";
+    case Initializer::he_uniform: return "he_uniform";
+    case Initializer::glorot_normal: return "glorot_normal";
+    case Initializer::glorot_uniform: return "glorot_uniform";
+  }
+  return "?";
+}
+
+/// The initialiser called `name`; throws `ConfigError` for an unknown name.
+inline Initializer initializer_from_name(const std::string& name) {
+  for (Initializer i : {Initializer::he_normal, Initializer::he_uniform, Initializer::glorot_normal,
+                        Initializer::glorot_uniform})
+    if (name == initializer_name(i)) return i;
+  throw ConfigError("unknown initializer '" + name + "' (expected he_normal, he_uniform, glorot_normal or glorot_uniform)");
+}
+
+/// Fills `w` with `init` for a layer of the given fans.
+template <typename T>
+void initialize(Initializer init, TensorView<T> w, std::size_t fan_in, std::size_t fan_out, const CounterRng& rng,
+                std::uint64_t stream) {
+  switch (init) {
+    case Initializer::he_normal: he_normal(w, fan_in, rng, stream); break;
+    case Initializer::he_uniform: he_uniform(w, fan_in, rng, stream); break;
+    case Initializer::glorot_normal: glorot_normal(w, fan_in, fan_out, rng, stream); break;
+    case Initializer::glorot_uniform: glorot_uniform(w, fan_in, fan_out, rng, stream); break;
+  }
 }
 
 }  // namespace tinydl

@@ -3,6 +3,8 @@
 /// The thread count of tinydl's OpenMP loops. Without OpenMP everything runs serially and these
 /// functions report one thread. The default is OpenMP's: `OMP_NUM_THREADS`, else the core count.
 
+#include <cstddef>
+
 #include "tinydl/core/error.hpp"
 
 #ifdef _OPENMP
@@ -27,6 +29,25 @@ inline int num_threads() {
 #else
   return 1;
 #endif
+}
+
+/// The index of the calling thread in the current parallel region (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/// Calls body(i, thread) for i in [0, n), spread over the threads in contiguous static blocks
+/// when there is more than one item and more than one thread. `thread` (0 .. num_threads()-1)
+/// picks per-thread scratch. The body must not throw: it runs inside an OpenMP region.
+template <typename Body>
+void parallel_for(std::size_t n, Body&& body) {
+  const long count = static_cast<long>(n);
+#pragma omp parallel for schedule(static) if (n > 1 && num_threads() > 1)
+  for (long i = 0; i < count; ++i) body(static_cast<std::size_t>(i), thread_index());
 }
 
 /// True when this build has OpenMP.

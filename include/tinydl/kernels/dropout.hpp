@@ -1,0 +1,38 @@
+#pragma once
+/// @file dropout.hpp
+/// Inverted dropout: keep each element with probability `keep` and scale the kept ones by 1/keep,
+/// so the expected output equals the input and evaluation needs no rescaling.
+///
+/// The mask is a pure function of (seed, stream, element): element i keeps when the 32-bit word
+/// i % 4 of Philox block i / 4 is below keep * 2^32. Any thread may draw any element, so the mask
+/// is the same for any thread count.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tinydl/core/parallel.hpp"
+#include "tinydl/core/rng.hpp"
+
+namespace tinydl::kernels {
+
+/// mask[i] = 1 with probability `keep` (0 <= keep <= 1), else 0, for i < n.
+inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_t n, double keep, std::uint8_t* mask) {
+  const std::uint64_t threshold = static_cast<std::uint64_t>(keep * 4294967296.0);  // keep * 2^32
+  const std::size_t blocks = (n + 3) / 4, blocks_per_task = 4096;
+  parallel_for((blocks + blocks_per_task - 1) / blocks_per_task, [&](std::size_t task, int) {
+    const std::size_t first = task * blocks_per_task;
+    const std::size_t last = first + blocks_per_task < blocks ? first + blocks_per_task : blocks;
+    for (std::size_t block = first; block < last; ++block) {
+      const auto words = rng.block(stream, block);
+      for (std::size_t k = 0; k < 4 && 4 * block + k < n; ++k) mask[4 * block + k] = words[k] < threshold;
+    }
+  });
+}
+
+/// y = x * mask * scale (scale = 1 / keep, or 0 when nothing is kept). `y` may alias `x`.
+template <typename T>
+void dropout_apply(std::size_t n, const T* x, const std::uint8_t* mask, T scale, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = mask[i] ? x[i] * scale : T(0);
+}
+
+}  // namespace tinydl::kernels

@@ -1,0 +1,112 @@
+#pragma once
+/// @file batchnorm.hpp
+/// `BatchNorm`: batch normalisation (PyTorch's `nn.BatchNorm1d` for (N, C) input and
+/// `nn.BatchNorm2d` for (N, C, H, W) input), per feature or per channel. The math is in
+/// kernels/batchnorm.hpp.
+///
+/// Training normalises with the batch's mean and biased variance and updates the running
+/// estimates as PyTorch does (momentum 0.1, the running variance from the unbiased variance):
+///
+///     running_mean = (1 - momentum) * running_mean + momentum * mean
+///     running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
+///
+/// Evaluation normalises with the running estimates.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tinydl/kernels/batchnorm.hpp"
+#include "tinydl/layers/layer.hpp"
+
+namespace tinydl {
+
+/// Batch normalisation with a learned scale (`weight`) and shift (`bias`) per channel.
+template <typename T>
+class BatchNorm : public Layer<T> {
+public:
+  explicit BatchNorm(double momentum = 0.1, double eps = 1e-5) : momentum_(momentum), eps_(eps) {
+    check<ConfigError>(momentum >= 0 && momentum <= 1, "BatchNorm: momentum must be in [0, 1], got ", momentum);
+    check<ConfigError>(eps > 0, "BatchNorm: eps must be positive, got ", eps);
+  }
+
+  std::string type() const override { return "BatchNorm"; }
+
+  Shape output_shape(const Shape& input) const override {
+    check<ShapeError>(input.rank() == 2 || input.rank() == 4, this->who(),
+                      ": expected input (N, features) or (N, C, H, W), got ", input);
+    check<ShapeError>(channels_ == 0 || input[1] == channels_, this->who(), ": expected ", channels_,
+                      " channels (axis 1), got input ", input);
+    return input;
+  }
+
+  void build(const Shape& input, const CounterRng&, std::uint64_t) override {
+    (void)output_shape(input);
+    this->input_ = input;
+    channels_ = input[1];
+    const Shape shape{channels_};
+    weight_ = Tensor<T>(shape, T(1));
+    bias_ = Tensor<T>(shape);
+    weight_grad_ = Tensor<T>(shape);
+    bias_grad_ = Tensor<T>(shape);
+    running_mean_ = Tensor<T>(shape);
+    running_var_ = Tensor<T>(shape, T(1));
+    num_batches_tracked_ = Tensor<T>(Shape{1});
+    mean_ = Tensor<T>(shape);
+    var_ = Tensor<T>(shape);
+    invstd_ = Tensor<T>(shape);
+  }
+
+  void forward(TensorView<const T> x, TensorView<T> y, Mode mode) override {
+    this->check_shapes("forward", x.shape(), y.shape());
+    const std::size_t n = x.shape()[0], plane = x.shape().item_numel() / channels_;
+    batch_statistics_ = mode == Mode::train;
+    if (batch_statistics_) {
+      const std::size_t count = n * plane;
+      check<ShapeError>(count > 1, this->who(), ": training needs more than one value per channel, got input ",
+                        x.shape());
+      kernels::batchnorm_statistics(n, channels_, plane, x.data(), mean_.data(), var_.data());
+      const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+      for (std::size_t c = 0; c < channels_; ++c) {
+        invstd_[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var_[c]) + eps_));
+        running_mean_[c] = static_cast<T>((1 - momentum_) * running_mean_[c] + momentum_ * mean_[c]);
+        running_var_[c] = static_cast<T>((1 - momentum_) * running_var_[c] + momentum_ * var_[c] * unbias);
+      }
+      num_batches_tracked_[0] += T(1);
+    } else {
+      for (std::size_t c = 0; c < channels_; ++c) {
+        mean_[c] = running_mean_[c];
+        invstd_[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var_[c]) + eps_));
+      }
+    }
+    kernels::batchnorm_normalize(n, channels_, plane, x.data(), mean_.data(), invstd_.data(), weight_.data(),
+                                 bias_.data(), y.data());
+  }
+
+  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
+    this->check_backward_shapes(x, y, dy, dx);
+    const std::size_t n = x.shape()[0], plane = x.shape().item_numel() / channels_;
+    kernels::batchnorm_backward(n, channels_, plane, x.data(), dy.data(), mean_.data(), invstd_.data(),
+                                weight_.data(), batch_statistics_, dx.data(), weight_grad_.data(), bias_grad_.data());
+  }
+
+  std::vector<Param<T>> params() override {
+    return {{"weight", weight_.view(), weight_grad_.view()},
+            {"bias", bias_.view(), bias_grad_.view()},
+            {"running_mean", running_mean_.view()},
+            {"running_var", running_var_.view()},
+            {"num_batches_tracked", num_batches_tracked_.view(), {}, true}};
+  }
+
+  nlohmann::json config() const override { return {{"momentum", momentum_}, {"eps", eps_}}; }
+
+private:
+  double momentum_, eps_;
+  std::size_t channels_ = 0;
+  Tensor<T> weight_, bias_, weight_grad_, bias_grad_, running_mean_, running_var_, num_batches_tracked_;
+  Tensor<T> mean_, var_, invstd_;  // of the last forward, for backward
+  bool batch_statistics_ = false;
+};
+
+}  // namespace tinydl

@@ -1,0 +1,135 @@
+#pragma once
+/// @file layer.hpp
+/// `Layer<T>`: the interface every layer implements, and `Param<T>`, a named parameter with its
+/// gradient.
+///
+/// A layer is bookkeeping around kernel calls. Its life:
+///   1. constructed from its options (`Dense<float>(128)`), or from a config (`make_layer`);
+///   2. `build(input_shape, rng, stream)` once: checks the input shape, creates and initialises
+///      the parameters (shapes depend on the input: a Dense layer learns its in_features here);
+///   3. `forward(x, y, mode)` and `backward(x, y, dy, dx)` for each batch.
+///
+/// The model keeps every layer's input and output alive between forward and backward and hands
+/// them back to `backward`, so a layer hides no pointers to earlier calls: the chain rule is
+/// visible in the signature. State a layer does need (pooling arg-max, dropout mask, batch
+/// statistics) lives in buffers it sizes once for the largest batch (`reserve`).
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tinydl/core/error.hpp"
+#include "tinydl/core/rng.hpp"
+#include "tinydl/core/shape.hpp"
+#include "tinydl/core/tensor.hpp"
+
+namespace tinydl {
+
+/// Whether a forward pass is for training (batch statistics, dropout on) or evaluation.
+enum class Mode { train, eval };
+
+/// A named tensor of a layer: a trainable parameter (with its gradient) or running state that
+/// is saved but not trained (BatchNorm's running statistics; `grad` is then empty).
+template <typename T>
+struct Param {
+  Param(std::string name_, TensorView<T> value_, TensorView<T> grad_ = {}, bool integer_ = false)
+      : name(std::move(name_)), value(value_), grad(grad_), integer(integer_) {}
+
+  std::string name;    ///< PyTorch's name within the layer: "weight", "bias", "running_mean", ...
+  TensorView<T> value;
+  TensorView<T> grad;  ///< same shape as value; empty (null data) for untrained state
+  bool integer = false;  ///< holds a count; files store it as I64 (BatchNorm's num_batches_tracked)
+
+  bool trainable() const { return grad.data() != nullptr; }
+};
+
+/// Base class of all layers. `T` is the scalar type (float to train, double for gradient checks).
+template <typename T>
+class Layer {
+public:
+  virtual ~Layer() = default;
+
+  /// The layer's type as written in files and summaries: "Dense", "Conv2D", ...
+  virtual std::string type() const = 0;
+
+  /// The output shape for an input of shape `input` (batch first). Throws `ShapeError` naming the
+  /// layer and both shapes when the input does not fit.
+  virtual Shape output_shape(const Shape& input) const = 0;
+
+  /// Creates and initialises the parameters for inputs shaped like `input` (the batch extent is
+  /// ignored). Parameter i is drawn from `rng` on stream `stream + i`, so initial weights depend
+  /// only on the seed and the layer's position. Layers without parameters just check the shape.
+  virtual void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) {
+    (void)rng;
+    (void)stream;
+    (void)output_shape(input);
+    input_ = input;
+  }
+
+  /// Sizes internal buffers for batches of up to `max_batch` so later passes allocate nothing.
+  /// Optional: a larger batch than reserved grows the buffers on first use.
+  virtual void reserve(std::size_t max_batch) { (void)max_batch; }
+
+  /// y = f(x). `y` must have shape `output_shape(x.shape())`.
+  virtual void forward(TensorView<const T> x, TensorView<T> y, Mode mode) = 0;
+
+  /// Given the forward pass's x and y and the loss gradient dy = dL/dy, writes dx = dL/dx and
+  /// adds the parameter gradients into their `grad` tensors (zero them between steps). An empty
+  /// `dx` (null data) means the input gradient is not needed (the first layer); it is skipped.
+  virtual void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) = 0;
+
+  /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
+  virtual std::vector<Param<T>> params() { return {}; }
+
+  /// The options that rebuild this layer with `make_layer` (the input shape comes from `build`).
+  virtual nlohmann::json config() const = 0;
+
+  /// The name given by the model ("conv2d_1"); empty until named.
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  /// The input shape of the last `build` (batch extent as given then); empty before.
+  const Shape& input_shape() const { return input_; }
+  bool built() const { return input_.rank() != 0; }
+
+protected:
+  /// "Dense 'dense_1'" or just "Dense": how error messages name this layer.
+  std::string who() const { return name_.empty() ? type() : type() + " '" + name_ + "'"; }
+
+  /// Throws `ShapeError` unless `x` is a batch of the built input shape and `y` has the output
+  /// shape for it; called at the start of forward and backward.
+  void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
+    check<Error>(built(), who(), ": ", pass, " before build()");
+    check<ShapeError>(x.rank() == input_.rank() && x.rank() >= 1 && x.with_batch(1) == input_.with_batch(1), who(),
+                      ": ", pass, " expected input ", describe_batch(input_), ", got ", x);
+    const Shape expected = output_shape(x);
+    check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected, ", got ", y);
+  }
+
+  /// The checks of `check_shapes` for backward, plus dy shaped like y and dx (if given) like x.
+  void check_backward_shapes(const TensorView<const T>& x, const TensorView<const T>& y, const TensorView<const T>& dy,
+                             const TensorView<T>& dx) const {
+    check_shapes("backward", x.shape(), y.shape());
+    check<ShapeError>(dy.shape() == y.shape(), who(), ": backward expected dy ", y.shape(), " (the output's shape), got ",
+                      dy.shape());
+    check<ShapeError>(!dx.data() || dx.shape() == x.shape(), who(), ": backward expected dx ", x.shape(),
+                      " (the input's shape), got ", dx.shape());
+  }
+
+  /// `(N, 1, 28, 28)`: a shape with its batch extent shown as N.
+  static std::string describe_batch(const Shape& s) {
+    std::string text = s.to_string();
+    const std::size_t comma = text.find(',');
+    return "(N" + (comma == std::string::npos ? std::string(")") : text.substr(comma));
+  }
+
+  Shape input_;
+
+private:
+  std::string name_;
+};
+
+}  // namespace tinydl

@@ -1,0 +1,47 @@
+#pragma once
+/// @file softmax.hpp
+/// `Softmax`: probabilities over the features of each item (PyTorch's `nn.Softmax(dim=1)` on
+/// (N, C) input). For training, prefer logits and `SoftmaxCrossEntropy`, which fuses the two stably.
+///
+///     forward    y_j = exp(x_j) / sum_k exp(x_k)
+///     backward   dx_j = y_j * (dy_j - sum_k dy_k y_k)
+
+#include <string>
+
+#include "tinydl/kernels/softmax.hpp"
+#include "tinydl/layers/layer.hpp"
+
+namespace tinydl {
+
+/// Softmax over axis 1 of (N, C) input.
+template <typename T>
+class Softmax : public Layer<T> {
+public:
+  std::string type() const override { return "Softmax"; }
+
+  Shape output_shape(const Shape& input) const override {
+    check<ShapeError>(input.rank() == 2, this->who(), ": expected input (N, classes), got ", input);
+    return input;
+  }
+
+  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
+    this->check_shapes("forward", x.shape(), y.shape());
+    kernels::softmax_rows(x.shape()[0], x.shape()[1], x.data(), y.data());
+  }
+
+  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
+    this->check_backward_shapes(x, y, dy, dx);
+    if (!dx.data()) return;
+    const std::size_t rows = y.shape()[0], cols = y.shape()[1];
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T *yr = y.data() + r * cols, *dyr = dy.data() + r * cols;
+      T dot = T(0);
+      for (std::size_t j = 0; j < cols; ++j) dot += dyr[j] * yr[j];
+      for (std::size_t j = 0; j < cols; ++j) dx[r * cols + j] = yr[j] * (dyr[j] - dot);
+    }
+  }
+
+  nlohmann::json config() const override { return nlohmann::json::object(); }
+};
+
+}  // namespace tinydl

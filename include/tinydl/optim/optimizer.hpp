@@ -1,0 +1,91 @@
+#pragma once
+/// @file optimizer.hpp
+/// `Optimizer<T>`: the base of the optimizers. It walks the trainable parameters (those with a
+/// gradient) in order and keeps per-parameter state ("slots": Adam's moments, SGD's momentum),
+/// created on the first step with the parameters' shapes.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tinydl/core/error.hpp"
+#include "tinydl/core/tensor.hpp"
+#include "tinydl/layers/layer.hpp"
+
+namespace tinydl {
+
+/// Base class of the optimizers: `step(params)` updates every trainable parameter from its gradient.
+template <typename T>
+class Optimizer {
+public:
+  /// `slot_names`: the per-parameter state this optimizer keeps ("exp_avg", ...).
+  Optimizer(double learning_rate, std::vector<std::string> slot_names)
+      : slot_names_(std::move(slot_names)), slots_(slot_names_.size()) {
+    set_learning_rate(learning_rate);
+  }
+  virtual ~Optimizer() = default;
+
+  /// "Adam", "AdamW", "SGD".
+  virtual std::string type() const = 0;
+  /// The options that recreate this optimizer.
+  virtual nlohmann::json config() const = 0;
+
+  /// One update of every trainable parameter of `params`. Pass the same parameters, in the same
+  /// order, at every step (the state of parameter i is kept for parameter i); a list of other
+  /// shapes throws `Error`.
+  void step(const std::vector<Param<T>>& params) {
+    std::size_t index = 0;
+    for (const Param<T>& p : params)
+      if (p.trainable()) prepare_slots(index++, p);
+    ++iterations_;
+    index = 0;
+    for (const Param<T>& p : params)
+      if (p.trainable()) update(index++, p.value, p.grad);
+  }
+
+  double learning_rate() const { return learning_rate_; }
+  /// Changes the learning rate for the following steps (schedules, ReduceLROnPlateau).
+  void set_learning_rate(double learning_rate) {
+    check<ConfigError>(std::isfinite(learning_rate) && learning_rate >= 0,
+                       "optimizer: learning rate must be finite and non-negative, got ", learning_rate);
+    learning_rate_ = learning_rate;
+  }
+
+  /// Steps taken so far (Adam's t).
+  std::uint64_t iterations() const { return iterations_; }
+  void set_iterations(std::uint64_t iterations) { iterations_ = iterations; }
+
+  /// The state of parameter `index` in slot `slot` (e.g. Adam's exp_avg): for saving and restoring.
+  const std::vector<std::string>& slot_names() const { return slot_names_; }
+  std::size_t slot_count() const { return slots_.empty() ? 0 : slots_[0].size(); }
+  Tensor<T>& slot(std::size_t slot, std::size_t index) { return slots_.at(slot).at(index); }
+
+protected:
+  /// Updates one parameter; `index` selects its slots.
+  virtual void update(std::size_t index, TensorView<T> value, TensorView<const T> grad) = 0;
+
+  T* slot_data(std::size_t slot, std::size_t index) { return slots_[slot][index].data(); }
+
+private:
+  void prepare_slots(std::size_t index, const Param<T>& p) {
+    check<ShapeError>(p.grad.shape() == p.value.shape(), "optimizer: parameter '", p.name, "' has value ",
+                      p.value.shape(), " but gradient ", p.grad.shape());
+    for (auto& slot : slots_) {
+      if (slot.size() <= index) slot.emplace_back(p.value.shape());  // first step: zero state
+      check<Error>(slot[index].shape() == p.value.shape(), "optimizer: trainable parameter ", index, " ('", p.name,
+                   "') is ", p.value.shape(), " but was ", slot[index].shape(),
+                   " at earlier steps; use one optimizer per model");
+    }
+  }
+
+  double learning_rate_ = 0;
+  std::uint64_t iterations_ = 0;
+  std::vector<std::string> slot_names_;
+  std::vector<std::vector<Tensor<T>>> slots_;
+};
+
+}  // namespace tinydl

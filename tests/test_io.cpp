@@ -1,0 +1,178 @@
+// Tests of include/tinydl/io: the safetensors reader and writer (round trip, the PyTorch files,
+// every kind of malformed file) and atomic file writes.
+#include "test_support.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The bytes of a safetensors file with this header text and `data_bytes` bytes of data.
+std::vector<char> make_file(const std::string& header, std::size_t data_bytes) {
+  std::vector<char> bytes(8 + header.size() + data_bytes, 0);
+  const std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  std::copy(header.begin(), header.end(), bytes.begin() + 8);
+  return bytes;
+}
+
+std::string parse_error(std::vector<char> bytes) {
+  try {
+    io::SafetensorsFile::parse(std::move(bytes), "bad.safetensors");
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+/// A fresh, empty directory under the system temporary directory.
+fs::path temporary_directory(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tinydl-test-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round trip keeps names, dtypes, shapes, values and metadata", "[io][safetensors]") {
+  const Tensor<float> a = test::random_tensor<float>(Shape{2, 3, 4}, 31);
+  const Tensor<double> b = test::random_tensor<double>(Shape{5}, 32);
+  const Tensor<std::int64_t> c(Shape{3}, {-1, 0, std::int64_t{1} << 40});
+  io::SafetensorsWriter writer;
+  writer.add("layer.0.weight", a);
+  writer.add("b", b);
+  writer.add("counts", c.view());
+  const std::int64_t scalar = 7;
+  writer.add_raw("num_batches_tracked", io::Dtype::I64, {}, &scalar, sizeof scalar);
+  writer.set_metadata("format", "pt");
+
+  const fs::path path = temporary_directory("roundtrip") / "file.safetensors";
+  writer.write(path.string());
+  const auto file = io::SafetensorsFile::load(path.string());
+  CHECK(file.metadata().at("format") == "pt");
+  CHECK(file.names() == std::vector<std::string>{"layer.0.weight", "b", "counts", "num_batches_tracked"});
+  CHECK(file.info("layer.0.weight").dtype == io::Dtype::F32);
+  CHECK(file.info("b").dtype == io::Dtype::F64);
+  CHECK(file.info("num_batches_tracked").shape.empty());
+  const Tensor<float> a2 = file.read_as<float>("layer.0.weight");
+  CHECK(a2.shape() == a.shape());
+  CHECK(std::equal(a.begin(), a.end(), a2.begin()));
+  const Tensor<double> b2 = file.read_as<double>("b");
+  CHECK(std::equal(b.begin(), b.end(), b2.begin()));
+  const Tensor<std::int64_t> c2 = file.read_as<std::int64_t>("counts");
+  CHECK(std::equal(c.begin(), c.end(), c2.begin()));
+  CHECK(file.read_as<double>("num_batches_tracked").shape() == Shape{1});
+  CHECK(file.read_as<double>("num_batches_tracked")[0] == 7.0);
+  // The header is padded so that data starts 8-byte aligned.
+  const auto bytes = io::read_file(path.string());
+  std::uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = header << 8 | static_cast<unsigned char>(bytes[i]);
+  CHECK(header % 8 == 0);
+}
+
+TEST_CASE("safetensors reads PyTorch's files: F64, I64, scalars and metadata", "[io][safetensors][golden]") {
+  const auto dense = test::golden("dense");
+  CHECK(dense.metadata().at("layer") == "Dense");
+  CHECK(dense.info("weight").shape == std::vector<std::uint64_t>{6, 8});
+  CHECK(dense.info("weight").dtype == io::Dtype::F64);
+  const auto model = test::golden("model_deeper_cnn");
+  CHECK(model.info("labels").dtype == io::Dtype::I64);
+  CHECK(model.info("param.1.num_batches_tracked").shape.empty());
+  CHECK(model.read_as<float>("x").shape() == Shape{8, 1, 28, 28});
+  const Tensor<std::int64_t> labels = model.read_as<std::int64_t>("labels");
+  for (auto label : labels) CHECK((label >= 0 && label < 10));
+}
+
+TEST_CASE("read_into checks the shape and leaves the target unchanged on mismatch", "[io][safetensors]") {
+  const auto dense = test::golden("dense");
+  Tensor<double> wrong(Shape{8, 6}, 3.0);
+  CHECK_THROWS_WITH(dense.read_into("weight", wrong.view()), Contains("tensor 'weight' has shape [6, 8], expected (8, 6)"));
+  for (double v : wrong) CHECK(v == 3.0);
+  CHECK_THROWS_WITH(dense.info("nope"), Contains("no tensor named 'nope'"));
+}
+
+TEST_CASE("safetensors rejects each kind of malformed file with a clear error", "[io][safetensors][errors]") {
+  const std::string good = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  REQUIRE(parse_error(make_file(good, 8)) == "no error");
+
+  // truncated: fewer than 8 bytes, data cut short
+  CHECK_THROWS_WITH(io::SafetensorsFile::parse({'\x01', '\x00'}, "bad.safetensors"),
+                    "bad.safetensors: truncated: 2 bytes, not even the 8-byte header length");
+  CHECK_THAT(parse_error(make_file(good, 5)), Contains("lie outside the 5 bytes of data (truncated file?)"));
+  // header length past the end, or absurd
+  auto past_end = make_file(good, 8);
+  past_end[0] = static_cast<char>(200);
+  CHECK_THAT(parse_error(past_end), Contains("header length 200 runs past the end"));
+  auto huge = make_file(good, 8);
+  huge[6] = 1;
+  CHECK_THAT(parse_error(huge), Contains("is larger than the limit of 100000000 bytes"));
+  // bad JSON
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32",)", 8)), Contains("not well-formed JSON"));
+  CHECK_THAT(parse_error(make_file(R"([1, 2])", 0)), Contains("header is not a JSON object"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", 8)),
+             Contains("tensor 'a': unexpected field 'x'"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)),
+             Contains("shape entries must be non-negative integers"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{"k":1}})", 0)), Contains("__metadata__ entry 'k' is not a string"));
+  // unknown dtype
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}})", 8)),
+             Contains("tensor 'a': unknown dtype \"F128\""));
+  // shape / size mismatch
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8)),
+             Contains("shape [2] of F64 needs 16 bytes but data_offsets span 8"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8)),
+             Contains("overflows"));
+  // offsets overlapping, outside, reversed, with holes, trailing garbage
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
+             Contains("tensor 'b' bytes [4, 12) overlap tensor 'a'"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 8)),
+             Contains("lie outside the 8 bytes of data"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8)),
+             Contains("end before they begin"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
+             Contains("bytes [0, 4) of the data belong to no tensor"));
+  CHECK_THAT(parse_error(make_file(good, 11)), Contains("3 bytes of trailing garbage after the last tensor"));
+
+  // A missing file names itself.
+  CHECK_THROWS_WITH(io::SafetensorsFile::load("/nonexistent/model.safetensors"),
+                    "/nonexistent/model.safetensors: no such file");
+  CHECK_THROWS_AS(io::SafetensorsFile::load("/nonexistent/model.safetensors"), IoError);
+}
+
+TEST_CASE("Every truncation of a real file is rejected, never a crash", "[io][safetensors][errors]") {
+  const auto bytes = io::read_file(std::string(TINYDL_TEST_DATA_DIR) + "/golden/dense.safetensors");
+  for (std::size_t size = 0; size < bytes.size(); size += 7) {
+    std::vector<char> cut(bytes.begin(), bytes.begin() + static_cast<long>(size));
+    CHECK_THROWS_AS(io::SafetensorsFile::parse(std::move(cut), "cut"), IoError);
+  }
+}
+
+TEST_CASE("The writer refuses duplicate names and wrong byte counts", "[io][safetensors][errors]") {
+  io::SafetensorsWriter writer;
+  const Tensor<float> t(Shape{2});
+  writer.add("a", t);
+  CHECK_THROWS_WITH(writer.add("a", t), "safetensors: tensor 'a' added twice");
+  const float one = 1;
+  CHECK_THROWS_WITH(writer.add_raw("b", io::Dtype::F32, {2}, &one, 4), Contains("needs 8 bytes, got 4"));
+  CHECK_THROWS_AS(writer.add("__metadata__", t), ConfigError);
+}
+
+TEST_CASE("Atomic writes replace the file whole and leave no temporary behind", "[io][file]") {
+  const fs::path dir = temporary_directory("atomic");
+  const std::string path = (dir / "best.safetensors").string();
+  io::write_file_atomically(path, std::vector<char>{'o', 'l', 'd'});
+  io::write_file_atomically(path, std::vector<char>{'n', 'e', 'w', '!'});
+  CHECK(io::read_file(path) == std::vector<char>{'n', 'e', 'w', '!'});
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+  // An unwritable destination is an IoError and the old file stays.
+  CHECK_THROWS_AS(io::write_file_atomically((dir / "no-such-dir" / "x").string(), std::vector<char>{'x'}), IoError);
+  CHECK(io::read_file(path).size() == 4);
+  CHECK_THROWS_WITH(io::read_file(dir.string()), Contains("not a regular file"));
+  CHECK_THROWS_WITH(io::read_file(path, 2), Contains("4 bytes is more than the limit of 2 bytes"));
+}

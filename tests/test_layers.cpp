@@ -1,0 +1,419 @@
+// Tests of include/tinydl/layers: finite-difference gradient checks in double for every layer,
+// PyTorch parity with tests/golden (double to 1e-9, float to 1e-4), BatchNorm statistics, Dropout
+// masks, shape errors and configs.
+#include "test_support.hpp"
+
+#include <memory>
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// Builds `layer` for `input` with seed 0 and sizes it for that batch.
+template <typename T>
+void build(Layer<T>& layer, const Shape& input, std::uint64_t seed = 0) {
+  layer.build(input, CounterRng(seed), static_cast<std::uint64_t>(RngStream::init));
+  layer.reserve(input[0]);
+}
+
+/// Copies tensor `name` of `file` into the layer's parameter `param_name`.
+template <typename T>
+void load_param(Layer<T>& layer, const io::SafetensorsFile& file, const std::string& name,
+                const std::string& param_name) {
+  file.read_into(name, test::param(layer, param_name).value);
+}
+
+template <typename T>
+void zero_grads(Layer<T>& layer) {
+  for (auto& p : layer.params())
+    if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), T(0));
+}
+
+/// Runs forward and backward on the golden file's x and dy and compares y, dx and the parameter
+/// gradients (d<name>) with the file, to the parity tolerance of T.
+template <typename T>
+void check_against_golden(Layer<T>& layer, const io::SafetensorsFile& file, Mode mode = Mode::train,
+                          const std::string& y_name = "y") {
+  const Tensor<T> x = file.read_as<T>("x");
+  const Tensor<T> dy = file.read_as<T>("dy");
+  Tensor<T> y(layer.output_shape(x.shape()));
+  layer.forward(x.view(), y.view(), mode);
+  CHECK(test::relative_error(y, file.read_as<double>(y_name)) <= test::parity_tolerance<T>());
+  zero_grads(layer);
+  Tensor<T> dx(x.shape());
+  layer.backward(x.view(), y.view(), dy.view(), dx.view());
+  CHECK(test::relative_error(dx, file.read_as<double>("dx")) <= test::parity_tolerance<T>());
+  for (auto& p : layer.params()) {
+    if (!p.trainable()) continue;
+    INFO(file.source() << ": d" << p.name);
+    const Tensor<double> expected = file.read_as<double>("d" + p.name);
+    Tensor<T> actual(p.grad.shape());
+    std::copy(p.grad.begin(), p.grad.end(), actual.begin());
+    CHECK(test::relative_error(actual, expected) <= test::parity_tolerance<T>());
+  }
+}
+
+std::size_t metadata_count(const io::SafetensorsFile& file, const std::string& key) {
+  return static_cast<std::size_t>(std::stoul(file.metadata().at(key)));
+}
+
+}  // namespace
+
+// ---- finite differences -----------------------------------------------------------------------
+
+TEST_CASE("Dense backward matches finite differences", "[layers][dense][gradcheck]") {
+  for (std::size_t batch : {1u, 3u}) {
+    for (bool bias : {true, false}) {
+      Dense<double> dense(5, bias);
+      build(dense, Shape{batch, 7});
+      test::check_gradients(dense, test::random_tensor<double>(Shape{batch, 7}, 1), Mode::train);
+    }
+  }
+}
+
+TEST_CASE("Conv2D backward matches finite differences for strides, paddings and kernel sizes",
+          "[layers][conv2d][gradcheck]") {
+  struct Case {
+    Shape input;
+    std::size_t filters;
+    Size2d kernel, stride;
+    Padding padding;
+    bool bias;
+  };
+  const Case cases[] = {
+      {Shape{2, 3, 7, 6}, 4, 3, 1, Padding::valid(), true},      // valid 3x3
+      {Shape{2, 2, 6, 6}, 3, 3, 1, Padding::same(), true},       // same
+      {Shape{1, 2, 9, 8}, 2, 5, 2, Padding(2), true},            // stride 2, pad 2, 5x5
+      {Shape{3, 4, 5, 5}, 3, 1, 1, Padding::valid(), true},      // 1x1 (no im2col)
+      {Shape{2, 1, 7, 9}, 2, Size2d(3, 2), Size2d(2, 1), Padding(1, 0), false},  // non-square, no bias
+      {Shape{5, 2, 5, 5}, 2, 3, 1, Padding(1), true},            // more images than a gradient group
+  };
+  for (const Case& c : cases) {
+    INFO("input " << c.input << ", kernel " << c.kernel.h << "x" << c.kernel.w << ", stride " << c.stride.h);
+    Conv2D<double> conv(c.filters, c.kernel, c.stride, c.padding, c.bias);
+    build(conv, c.input);
+    test::check_gradients(conv, test::random_tensor<double>(c.input, 2), Mode::train);
+  }
+}
+
+TEST_CASE("MaxPool2D backward matches finite differences", "[layers][maxpool][gradcheck]") {
+  MaxPool2D<double> pool2(2);
+  build(pool2, Shape{2, 3, 7, 6});
+  test::check_gradients(pool2, test::random_tensor<double>(Shape{2, 3, 7, 6}, 3), Mode::train);
+  MaxPool2D<double> pool3(3, 2, 1);  // overlapping windows with padding
+  build(pool3, Shape{1, 2, 8, 7});
+  test::check_gradients(pool3, test::random_tensor<double>(Shape{1, 2, 8, 7}, 4), Mode::train);
+}
+
+TEST_CASE("BatchNorm backward matches finite differences in train and eval mode", "[layers][batchnorm][gradcheck]") {
+  for (const Shape& input : {Shape{6, 4}, Shape{3, 2, 4, 5}}) {
+    for (Mode mode : {Mode::train, Mode::eval}) {
+      INFO("input " << input << (mode == Mode::train ? " train" : " eval"));
+      BatchNorm<double> bn;
+      build(bn, input);
+      // Non-trivial affine parameters and running statistics.
+      auto weight = test::param(bn, "weight").value, bias = test::param(bn, "bias").value;
+      auto mean = test::param(bn, "running_mean").value, var = test::param(bn, "running_var").value;
+      for (std::size_t c = 0; c < weight.size(); ++c) {
+        weight[c] = 0.5 + 0.3 * c;
+        bias[c] = 0.1 * c - 0.2;
+        mean[c] = 0.05 * c;
+        var[c] = 1.5 + 0.2 * c;
+      }
+      test::check_gradients(bn, test::random_tensor<double>(input, 5, -2, 3), mode);
+    }
+  }
+}
+
+TEST_CASE("Dropout backward matches finite differences with a fixed mask", "[layers][dropout][gradcheck]") {
+  Dropout<double> dropout(0.4);
+  build(dropout, Shape{4, 10});
+  test::check_gradients(dropout, test::random_tensor<double>(Shape{4, 10}, 6), Mode::train,
+                        [&] { dropout.set_step(3); });
+}
+
+TEST_CASE("Flatten, activations and Softmax backward match finite differences", "[layers][gradcheck]") {
+  std::vector<std::unique_ptr<Layer<double>>> layers;
+  layers.push_back(std::make_unique<Flatten<double>>());
+  layers.push_back(std::make_unique<ReLU<double>>());
+  layers.push_back(std::make_unique<LeakyReLU<double>>(0.2));
+  layers.push_back(std::make_unique<Sigmoid<double>>());
+  layers.push_back(std::make_unique<Tanh<double>>());
+  for (auto& layer : layers) {
+    INFO(layer->type());
+    build(*layer, Shape{2, 3, 4, 5});
+    test::check_gradients(*layer, test::random_tensor<double>(Shape{2, 3, 4, 5}, 8, -3, 3), Mode::train);
+  }
+  Softmax<double> softmax;
+  build(softmax, Shape{3, 6});
+  test::check_gradients(softmax, test::random_tensor<double>(Shape{3, 6}, 9, -3, 3), Mode::train);
+}
+
+// ---- PyTorch parity -----------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("Dense matches PyTorch's nn.Linear", "[layers][dense][golden]", float, double) {
+  const auto file = test::golden("dense");
+  Dense<TestType> dense(metadata_count(file, "units"));
+  build(dense, file.read_as<TestType>("x").shape());
+  load_param(dense, file, "weight", "weight");
+  load_param(dense, file, "bias", "bias");
+  check_against_golden(dense, file);
+}
+
+TEMPLATE_TEST_CASE("Conv2D matches PyTorch's nn.Conv2d", "[layers][conv2d][golden]", float, double) {
+  for (const char* name : {"conv_valid", "conv_same_pad1", "conv_stride2_k5_pad2", "conv_1x1"}) {
+    INFO(name);
+    const auto file = test::golden(name);
+    Conv2D<TestType> conv(metadata_count(file, "filters"), metadata_count(file, "kernel"),
+                          metadata_count(file, "stride"), Padding(metadata_count(file, "padding")));
+    build(conv, file.read_as<TestType>("x").shape());
+    CHECK(test::param(conv, "weight").value.shape() == Shape(file.read_as<TestType>("weight").shape()));
+    load_param(conv, file, "weight", "weight");
+    load_param(conv, file, "bias", "bias");
+    check_against_golden(conv, file);
+  }
+}
+
+TEMPLATE_TEST_CASE("MaxPool2D matches PyTorch's nn.MaxPool2d", "[layers][maxpool][golden]", float, double) {
+  for (const char* name : {"maxpool2", "maxpool3_stride2"}) {
+    INFO(name);
+    const auto file = test::golden(name);
+    MaxPool2D<TestType> pool(metadata_count(file, "size"), metadata_count(file, "stride"));
+    build(pool, file.read_as<TestType>("x").shape());
+    check_against_golden(pool, file);
+  }
+}
+
+TEMPLATE_TEST_CASE("BatchNorm matches PyTorch's BatchNorm1d/2d: train step, running statistics, eval",
+                   "[layers][batchnorm][golden]", float, double) {
+  for (const char* name : {"batchnorm1d", "batchnorm2d"}) {
+    INFO(name);
+    const auto file = test::golden(name);
+    BatchNorm<TestType> bn(std::stod(file.metadata().at("momentum")), std::stod(file.metadata().at("eps")));
+    build(bn, file.read_as<TestType>("x").shape());
+    load_param(bn, file, "weight", "weight");
+    load_param(bn, file, "bias", "bias");
+    load_param(bn, file, "running_mean_before", "running_mean");
+    load_param(bn, file, "running_var_before", "running_var");
+    check_against_golden(bn, file, Mode::train, "y_train");
+    const double tolerance = test::parity_tolerance<TestType>();
+    Tensor<TestType> mean(test::param(bn, "running_mean").value.shape());
+    std::copy(test::param(bn, "running_mean").value.begin(), test::param(bn, "running_mean").value.end(), mean.begin());
+    Tensor<TestType> var(mean.shape());
+    std::copy(test::param(bn, "running_var").value.begin(), test::param(bn, "running_var").value.end(), var.begin());
+    CHECK(test::relative_error(mean, file.read_as<double>("running_mean_after")) <= tolerance);
+    CHECK(test::relative_error(var, file.read_as<double>("running_var_after")) <= tolerance);
+    CHECK(test::param(bn, "num_batches_tracked").value[0] == TestType(1));
+
+    const Tensor<TestType> x = file.read_as<TestType>("x");
+    Tensor<TestType> y(x.shape());
+    bn.forward(x.view(), y.view(), Mode::eval);
+    CHECK(test::relative_error(y, file.read_as<double>("y_eval")) <= tolerance);
+  }
+}
+
+// ---- BatchNorm and Dropout behaviour -------------------------------------------------------------
+
+TEST_CASE("BatchNorm normalises each channel to zero mean and unit variance in training", "[layers][batchnorm]") {
+  BatchNorm<double> bn;
+  const Shape shape{4, 3, 5, 2};
+  build(bn, shape);
+  const Tensor<double> x = test::random_tensor<double>(shape, 11, 3, 9);
+  Tensor<double> y(shape);
+  bn.forward(x.view(), y.view(), Mode::train);
+  for (std::size_t c = 0; c < 3; ++c) {
+    double sum = 0, squares = 0;
+    for (std::size_t n = 0; n < 4; ++n)
+      for (std::size_t p = 0; p < 10; ++p) sum += y[(n * 3 + c) * 10 + p];
+    for (std::size_t n = 0; n < 4; ++n)
+      for (std::size_t p = 0; p < 10; ++p) squares += std::pow(y[(n * 3 + c) * 10 + p] - sum / 40, 2);
+    CHECK(std::abs(sum / 40) < 1e-12);
+    CHECK(squares / 40 == Approx(1.0).epsilon(1e-4));  // var / (var + eps)
+  }
+  // One value per channel cannot give a batch variance: PyTorch refuses, so do we.
+  BatchNorm<double> single;
+  build(single, Shape{1, 3});
+  Tensor<double> one(Shape{1, 3}), out(Shape{1, 3});
+  CHECK_THROWS_WITH(single.forward(one.view(), out.view(), Mode::train), Contains("more than one value per channel"));
+  CHECK_NOTHROW(single.forward(one.view(), out.view(), Mode::eval));
+}
+
+TEST_CASE("Dropout keeps the expected fraction, scales by 1/(1-rate), and is off in eval", "[layers][dropout]") {
+  const Shape shape{50, 2000};
+  const Tensor<float> x = test::random_tensor<float>(shape, 12, 1, 2);  // never zero
+  Tensor<float> y(shape);
+  for (double rate : {0.25, 0.5, 0.9}) {
+    Dropout<float> dropout(rate);
+    build(dropout, shape);
+    dropout.forward(x.view(), y.view(), Mode::train);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (y[i] == 0.0f) continue;
+      ++kept;
+      if (std::abs(y[i] - x[i] / static_cast<float>(1 - rate)) > 1e-5f * std::abs(y[i])) FAIL("element not scaled");
+    }
+    const double n = static_cast<double>(x.size()), p = 1 - rate;
+    CHECK(std::abs(kept - n * p) < 5 * std::sqrt(n * p * (1 - p)));  // within 5 sigma
+    // The next step draws another mask.
+    Tensor<float> y2(shape);
+    dropout.forward(x.view(), y2.view(), Mode::train);
+    CHECK(!std::equal(y.begin(), y.end(), y2.begin()));
+    dropout.forward(x.view(), y.view(), Mode::eval);
+    CHECK(std::equal(x.begin(), x.end(), y.begin()));
+  }
+}
+
+TEST_CASE("Dropout with rate 0 is the identity and with rate 1 zeroes everything", "[layers][dropout]") {
+  const Shape shape{3, 7};
+  const Tensor<double> x = test::random_tensor<double>(shape, 13, 1, 2);
+  Tensor<double> y(shape), dx(shape);
+  const Tensor<double> dy = test::random_tensor<double>(shape, 14);
+  Dropout<double> none(0.0), all(1.0);
+  build(none, shape);
+  build(all, shape);
+  none.forward(x.view(), y.view(), Mode::train);
+  CHECK(std::equal(x.begin(), x.end(), y.begin()));
+  none.backward(x.view(), y.view(), dy.view(), dx.view());
+  CHECK(std::equal(dy.begin(), dy.end(), dx.begin()));
+  all.forward(x.view(), y.view(), Mode::train);
+  all.backward(x.view(), y.view(), dy.view(), dx.view());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CHECK(y[i] == 0.0);
+    CHECK(dx[i] == 0.0);
+  }
+  CHECK_THROWS_AS(Dropout<float>(1.5), ConfigError);
+  CHECK_THROWS_AS(Dropout<float>(-0.1), ConfigError);
+}
+
+TEST_CASE("Dropout masks and Conv2D gradients are identical with 1 and 2 threads", "[layers][threads]") {
+  const Shape shape{64, 32, 14, 14};  // large enough for the mask to be drawn in parallel
+  const Tensor<float> x = test::random_tensor<float>(shape, 15, 1, 2);
+  Tensor<float> one(shape), two(shape);
+  Dropout<float> dropout(0.5);
+  build(dropout, shape, 42);
+  set_num_threads(1);
+  dropout.set_step(7);
+  dropout.forward(x.view(), one.view(), Mode::train);
+  set_num_threads(2);
+  dropout.set_step(7);
+  dropout.forward(x.view(), two.view(), Mode::train);
+  CHECK(std::equal(one.begin(), one.end(), two.begin()));
+
+  const Shape input{9, 3, 10, 10};
+  const Tensor<float> image = test::random_tensor<float>(input, 16);
+  std::vector<float> grads[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Conv2D<float> conv(4, 3, 1, Padding(1));
+    build(conv, input, 3);
+    Tensor<float> y(conv.output_shape(input)), dx(input);
+    conv.forward(image.view(), y.view(), Mode::train);
+    const Tensor<float> dy = test::random_tensor<float>(y.shape(), 17);
+    conv.backward(image.view(), y.view(), dy.view(), dx.view());
+    auto& g = grads[threads - 1];
+    g.assign(dx.begin(), dx.end());
+    const auto w = test::param(conv, "weight").grad;
+    g.insert(g.end(), w.begin(), w.end());
+  }
+  CHECK(grads[0] == grads[1]);
+  set_num_threads(2);
+}
+
+// ---- shapes, errors, configs ----------------------------------------------------------------------
+
+TEST_CASE("Layers report shape errors naming the layer and both shapes", "[layers][errors]") {
+  Dense<float> dense(10);
+  dense.set_name("dense_1");
+  build(dense, Shape{4, 784});
+  Tensor<float> x(Shape{4, 100}), y(Shape{4, 10});
+  CHECK_THROWS_WITH(dense.forward(x.view(), y.view(), Mode::train),
+                    "Dense 'dense_1': forward expected input (N, 784), got (4, 100)");
+  CHECK_THROWS_AS(dense.forward(x.view(), y.view(), Mode::train), ShapeError);
+  CHECK_THROWS_WITH(dense.output_shape(Shape{4, 1, 28, 28}), Contains("add a Flatten layer"));
+  Tensor<float> good(Shape{4, 784}), wrong_y(Shape{4, 11});
+  CHECK_THROWS_WITH(dense.forward(good.view(), wrong_y.view(), Mode::train),
+                    "Dense 'dense_1': forward for input (4, 784) expected output (4, 10), got (4, 11)");
+
+  Conv2D<float> conv(8, 3);
+  build(conv, Shape{2, 3, 8, 8});
+  Tensor<float> gray(Shape{2, 1, 8, 8}), out(Shape{2, 8, 6, 6});
+  CHECK_THROWS_WITH(conv.forward(gray.view(), out.view(), Mode::train),
+                    "Conv2D: forward expected input (N, 3, 8, 8), got (2, 1, 8, 8)");
+  CHECK_THROWS_WITH(Conv2D<float>(8, 5).output_shape(Shape{1, 1, 3, 3}),
+                    Contains("a 5x5 kernel does not fit input (1, 1, 3, 3)"));
+  CHECK_THROWS_WITH(Conv2D<float>(8, 4, 1, Padding::same()), Contains("odd kernel"));
+  CHECK_THROWS_WITH(Conv2D<float>(8, 3, 2, Padding::same()), Contains("stride 1"));
+  CHECK_THROWS_WITH(MaxPool2D<float>(2).output_shape(Shape{2, 8}), "MaxPool2D: expected input (N, C, H, W), got (2, 8)");
+  CHECK_THROWS_WITH(BatchNorm<float>().output_shape(Shape{2, 3, 4}), Contains("got (2, 3, 4)"));
+
+  Tensor<float> dy(Shape{4, 9}), dx(Shape{4, 784});
+  CHECK_THROWS_WITH(dense.backward(good.view(), y.view(), dy.view(), dx.view()),
+                    "Dense 'dense_1': backward expected dy (4, 10) (the output's shape), got (4, 9)");
+  Dense<float> unbuilt(3);
+  CHECK_THROWS_WITH(unbuilt.forward(good.view(), y.view(), Mode::train), Contains("before build()"));
+}
+
+TEST_CASE("Layers have PyTorch's parameter names and layouts", "[layers]") {
+  Conv2D<float> conv(32, 3);
+  build(conv, Shape{1, 1, 28, 28});
+  CHECK(test::param(conv, "weight").value.shape() == Shape{32, 1, 3, 3});
+  CHECK(test::param(conv, "bias").value.shape() == Shape{32});
+  Dense<float> dense(128);
+  build(dense, Shape{1, 1600});
+  CHECK(test::param(dense, "weight").value.shape() == Shape{128, 1600});
+  BatchNorm<float> bn;
+  build(bn, Shape{2, 64, 7, 7});
+  std::vector<std::string> names;
+  for (auto& p : bn.params()) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(test::param(bn, "weight").value[0] == 1.0f);
+  CHECK(test::param(bn, "running_var").value[0] == 1.0f);
+  CHECK_FALSE(test::param(bn, "running_mean").trainable());
+  CHECK(test::param(bn, "num_batches_tracked").integer);
+}
+
+TEST_CASE("Initial weights are He-normal, zero bias, and depend only on the seed", "[layers][init]") {
+  Dense<double> a(300), b(300), c(300);
+  build(a, Shape{1, 400}, 1);
+  build(b, Shape{1, 400}, 1);
+  build(c, Shape{1, 400}, 2);
+  const auto wa = test::param(a, "weight").value, wb = test::param(b, "weight").value;
+  const auto wc = test::param(c, "weight").value;
+  CHECK(std::equal(wa.begin(), wa.end(), wb.begin()));
+  CHECK_FALSE(std::equal(wa.begin(), wa.end(), wc.begin()));
+  double squares = 0;
+  for (double w : wa) squares += w * w;
+  CHECK(squares / wa.size() == Approx(2.0 / 400).epsilon(0.02));  // var = 2 / fan_in
+  for (double v : test::param(a, "bias").value) CHECK(v == 0.0);
+}
+
+TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][config]") {
+  std::vector<std::unique_ptr<Layer<float>>> layers;
+  layers.push_back(std::make_unique<Dense<float>>(10, false, Initializer::glorot_uniform));
+  layers.push_back(std::make_unique<Conv2D<float>>(8, Size2d(3, 5), Size2d(2, 1), Padding(1, 2), false));
+  layers.push_back(std::make_unique<Conv2D<float>>(8, 3, 1, Padding::same()));
+  layers.push_back(std::make_unique<MaxPool2D<float>>(3, 2, 1));
+  layers.push_back(std::make_unique<BatchNorm<float>>(0.2, 1e-3));
+  layers.push_back(std::make_unique<Dropout<float>>(0.25));
+  layers.push_back(std::make_unique<Flatten<float>>());
+  layers.push_back(std::make_unique<ReLU<float>>());
+  layers.push_back(std::make_unique<LeakyReLU<float>>(0.3));
+  layers.push_back(std::make_unique<Sigmoid<float>>());
+  layers.push_back(std::make_unique<Tanh<float>>());
+  layers.push_back(std::make_unique<Softmax<float>>());
+  for (const auto& layer : layers) {
+    INFO(layer->type() << " " << layer->config().dump());
+    const auto copy = make_layer<float>(layer->type(), layer->config());
+    CHECK(copy->type() == layer->type());
+    CHECK(copy->config() == layer->config());
+  }
+  CHECK_THROWS_WITH(make_layer<float>("Dense2", {}), Contains("unknown layer type 'Dense2'"));
+  CHECK_THROWS_WITH(make_layer<float>("Dense", {{"unit", 3}}), "Dense: unknown config key 'unit'");
+  CHECK_THROWS_WITH(make_layer<float>("Dense", nlohmann::json::object()), "Dense: config key 'units' is missing");
+  CHECK_THROWS_WITH(make_layer<float>("Conv2D", {{"filters", 3}, {"kernel_size", "big"}}),
+                    Contains("kernel_size: expected a non-negative integer"));
+  CHECK_THROWS_WITH(make_layer<float>("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"padding", "full"}}),
+                    Contains("padding: expected \"valid\", \"same\""));
+  CHECK_THROWS_WITH(make_layer<float>("Dense", {{"units", 3}, {"init", "ones"}}), Contains("unknown initializer 'ones'"));
+}

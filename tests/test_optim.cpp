@@ -1,0 +1,90 @@
+// Tests of include/tinydl/optim: Adam and AdamW against PyTorch, SGD against hand-computed steps,
+// learning-rate changes and misuse.
+#include "test_support.hpp"
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// Runs the three steps of a golden optimizer file and compares the parameter after each.
+template <typename T>
+void check_optimizer_file(Optimizer<T>& optimizer, const io::SafetensorsFile& file) {
+  Tensor<T> value = file.read_as<T>("param0");
+  Tensor<T> grad(value.shape());
+  const std::vector<Param<T>> params{{"p", value.view(), grad.view()}};
+  for (int step = 1; step <= 3; ++step) {
+    INFO(file.source() << " step " << step);
+    file.read_into("grad" + std::to_string(step), grad.view());
+    optimizer.step(params);
+    CHECK(test::relative_error(value, file.read_as<double>("param" + std::to_string(step))) <=
+          test::parity_tolerance<T>());
+  }
+  CHECK(optimizer.iterations() == 3);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Adam and AdamW match PyTorch over three steps", "[optim][golden]", float, double) {
+  const auto adam_file = test::golden("adam");
+  Adam<TestType> adam(std::stod(adam_file.metadata().at("lr")), 0.9, 0.999, 1e-8);
+  check_optimizer_file(adam, adam_file);
+
+  const auto adamw_file = test::golden("adamw");
+  AdamW<TestType> adamw(std::stod(adamw_file.metadata().at("lr")), 0.9, 0.999, 1e-8,
+                        std::stod(adamw_file.metadata().at("weight_decay")));
+  CHECK(adamw.type() == "AdamW");
+  check_optimizer_file(adamw, adamw_file);
+}
+
+TEST_CASE("Adam's first step moves every parameter by about lr against its gradient's sign", "[optim]") {
+  Tensor<double> value(Shape{3}, {1.0, 2.0, -3.0}), grad(Shape{3}, {0.5, -20.0, 1e-3});
+  Adam<double> adam(0.1);
+  adam.step({{"w", value.view(), grad.view()}});
+  // m_hat = g, v_hat = g^2, so the step is lr * g / (|g| + eps).
+  CHECK(value[0] == Approx(0.9).epsilon(1e-7));
+  CHECK(value[1] == Approx(2.1).epsilon(1e-7));
+  CHECK(value[2] == Approx(-3.1).epsilon(1e-5));
+}
+
+TEST_CASE("SGD, momentum and Nesterov follow their update rules", "[optim]") {
+  // Gradient 1 at every step, lr 0.1, momentum 0.9. Momentum buffer: 1, 1.9, 2.71.
+  Tensor<double> plain(Shape{1}, {0.0}), heavy(Shape{1}, {0.0}), nesterov(Shape{1}, {0.0}), grad(Shape{1}, {1.0});
+  SGD<double> sgd(0.1), momentum(0.1, 0.9), nag(0.1, 0.9, true);
+  for (int step = 0; step < 3; ++step) {
+    sgd.step({{"w", plain.view(), grad.view()}});
+    momentum.step({{"w", heavy.view(), grad.view()}});
+    nag.step({{"w", nesterov.view(), grad.view()}});
+  }
+  CHECK(plain[0] == Approx(-0.3));
+  CHECK(heavy[0] == Approx(-0.1 * (1 + 1.9 + 2.71)));
+  // Nesterov steps with g + 0.9 * buffer: 1.9, 2.71, 3.439.
+  CHECK(nesterov[0] == Approx(-0.1 * (1.9 + 2.71 + 3.439)));
+
+  Tensor<double> decayed(Shape{1}, {2.0}), zero(Shape{1}, {0.0});
+  SGD<double> weight_decay(0.1, 0, false, 0.5);
+  weight_decay.step({{"w", decayed.view(), zero.view()}});
+  CHECK(decayed[0] == Approx(2.0 - 0.1 * 0.5 * 2.0));
+}
+
+TEST_CASE("Optimizers skip untrained state, take learning-rate changes, and reject misuse", "[optim]") {
+  Tensor<float> value(Shape{2}, {1, 1}), grad(Shape{2}, {1, 1}), running(Shape{2}, {5, 5});
+  SGD<float> sgd(0.5);
+  const std::vector<Param<float>> params{{"w", value.view(), grad.view()}, {"running_mean", running.view()}};
+  sgd.step(params);
+  CHECK(value[0] == 0.5f);
+  CHECK(running[0] == 5.0f);
+  sgd.set_learning_rate(0.25);
+  sgd.step(params);
+  CHECK(value[0] == 0.25f);
+  CHECK(sgd.learning_rate() == 0.25);
+  CHECK_THROWS_AS(sgd.set_learning_rate(-1), ConfigError);
+  CHECK_THROWS_AS(sgd.set_learning_rate(std::nan("")), ConfigError);
+
+  Tensor<float> other(Shape{3}), other_grad(Shape{3});
+  Adam<float> adam;
+  adam.step(params);
+  CHECK_THROWS_WITH(adam.step({{"w", other.view(), other_grad.view()}}), Contains("use one optimizer per model"));
+  CHECK_THROWS_AS(Adam<float>(1e-3, 1.0), ConfigError);
+  CHECK_THROWS_AS(SGD<float>(0.1, 0, true), ConfigError);
+}
