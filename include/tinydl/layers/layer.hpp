@@ -15,6 +15,7 @@
 /// statistics) lives in buffers it sizes once for the largest batch (`reserve`).
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -96,15 +97,24 @@ public:
   bool built() const { return input_.rank() != 0; }
 
 protected:
-  /// "Dense 'dense_1'" or just "Dense": how error messages name this layer.
-  std::string who() const { return name_.empty() ? type() : type() + " '" + name_ + "'"; }
+  /// Streams as "Dense 'dense_1'" (or just "Dense" before the layer is named). The text is only
+  /// built when an error message is, so checks on the hot path allocate nothing.
+  struct Who {
+    const Layer* layer;
+    friend std::ostream& operator<<(std::ostream& out, const Who& w) {
+      out << w.layer->type();
+      if (!w.layer->name_.empty()) out << " '" << w.layer->name_ << "'";
+      return out;
+    }
+  };
+  Who who() const { return Who{this}; }
 
   /// Throws `ShapeError` unless `x` is a batch of the built input shape and `y` has the output
   /// shape for it; called at the start of forward and backward.
   void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
     check<Error>(built(), who(), ": ", pass, " before build()");
-    check<ShapeError>(x.rank() == input_.rank() && x.rank() >= 1 && x.with_batch(1) == input_.with_batch(1), who(),
-                      ": ", pass, " expected input ", describe_batch(input_), ", got ", x);
+    if (x.rank() != input_.rank() || x.rank() == 0 || x.with_batch(1) != input_.with_batch(1))
+      throw ShapeError(detail::concat(who(), ": ", pass, " expected input ", describe_batch(input_), ", got ", x));
     const Shape expected = output_shape(x);
     check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected, ", got ", y);
   }
