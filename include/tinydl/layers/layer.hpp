@@ -103,7 +103,7 @@ protected:
     const Layer* layer;
     friend std::ostream& operator<<(std::ostream& out, const Who& w) {
       out << w.layer->type();
-      if (!w.layer->name_.empty()) out << " '" << w.layer->name_ << "'";
+      if (!w.layer->name().empty()) out << " '" << w.layer->name() << "'";
       return out;
     }
   };
