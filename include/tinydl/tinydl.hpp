@@ -43,3 +43,20 @@
 
 #include "tinydl/io/file.hpp"
 #include "tinydl/io/safetensors.hpp"
+
+#include "tinydl/data/dataset.hpp"
+
+#include "tinydl/model/callback.hpp"
+#include "tinydl/model/history.hpp"
+#include "tinydl/model/sequential.hpp"
+#include "tinydl/model/serialization.hpp"
+#include "tinydl/model/zoo.hpp"
+
+#include "tinydl/callbacks/csv_logger.hpp"
+#include "tinydl/callbacks/early_stopping.hpp"
+#include "tinydl/callbacks/lambda_callback.hpp"
+#include "tinydl/callbacks/model_checkpoint.hpp"
+#include "tinydl/callbacks/monitor.hpp"
+#include "tinydl/callbacks/progress_bar.hpp"
+#include "tinydl/callbacks/reduce_lr_on_plateau.hpp"
+#include "tinydl/callbacks/terminate_on_nan.hpp"

@@ -93,4 +93,27 @@ private:
   std::size_t rank_ = 0;
 };
 
+/// The shape of a batch of `n` items of shape `item`: (C, H, W) -> (n, C, H, W).
+/// Throws `ShapeError` if the result would exceed rank 4.
+inline Shape prepend_batch(std::size_t n, const Shape& item) {
+  switch (item.rank()) {
+    case 1: return Shape{n, item[0]};
+    case 2: return Shape{n, item[0], item[1]};
+    case 3: return Shape{n, item[0], item[1], item[2]};
+    default:
+      throw ShapeError("prepend_batch: an item of shape " + item.to_string() + " has no room for a batch axis");
+  }
+}
+
+/// The shape of one item of a batch: (N, C, H, W) -> (C, H, W). Throws `ShapeError` below rank 2.
+inline Shape item_shape(const Shape& batch) {
+  switch (batch.rank()) {
+    case 2: return Shape{batch[1]};
+    case 3: return Shape{batch[1], batch[2]};
+    case 4: return Shape{batch[1], batch[2], batch[3]};
+    default:
+      throw ShapeError("item_shape: " + batch.to_string() + " has no item axes after the batch axis");
+  }
+}
+
 }  // namespace tinydl

@@ -38,11 +38,9 @@ public:
   /// order, at every step (the state of parameter i is kept for parameter i); a list of other
   /// shapes throws `Error`.
   void step(const std::vector<Param<T>>& params) {
-    std::size_t index = 0;
-    for (const Param<T>& p : params)
-      if (p.trainable()) prepare_slots(index++, p);
+    initialize_state(params);
     ++iterations_;
-    index = 0;
+    std::size_t index = 0;
     for (const Param<T>& p : params)
       if (p.trainable()) update(index++, p.value, p.grad);
   }
@@ -58,6 +56,14 @@ public:
   /// Steps taken so far (Adam's t).
   std::uint64_t iterations() const { return iterations_; }
   void set_iterations(std::uint64_t iterations) { iterations_ = iterations; }
+
+  /// Creates the (zero) state of every trainable parameter that has none yet, and checks that
+  /// the parameters are the ones of earlier steps. `step` calls it; call it to restore state.
+  void initialize_state(const std::vector<Param<T>>& params) {
+    std::size_t index = 0;
+    for (const Param<T>& p : params)
+      if (p.trainable()) prepare_slots(index++, p);
+  }
 
   /// The state of parameter `index` in slot `slot` (e.g. Adam's exp_avg): for saving and restoring.
   const std::vector<std::string>& slot_names() const { return slot_names_; }

@@ -1,0 +1,59 @@
+#pragma once
+/// @file monitor.hpp
+/// `Monitor`: follows one metric across epochs and says whether it improved — the logic shared
+/// by EarlyStopping, ModelCheckpoint and ReduceLROnPlateau.
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tinydl/core/error.hpp"
+#include "tinydl/model/history.hpp"
+
+namespace tinydl {
+
+/// Whether a smaller or a larger value of the monitored metric is better. `automatic`: larger
+/// for accuracies, smaller for everything else (losses).
+enum class MonitorMode { automatic, min, max };
+
+/// The best value so far of one metric, and the test for improvement: by more than `min_delta`.
+class Monitor {
+public:
+  Monitor(std::string metric, MonitorMode mode, double min_delta) : metric_(std::move(metric)), min_delta_(min_delta) {
+    (void)EpochLogs{}.get(metric_);  // throws ConfigError for an unknown metric name
+    check<ConfigError>(min_delta >= 0, "monitor: min_delta must be non-negative, got ", min_delta);
+    maximize_ = mode == MonitorMode::max ||
+                (mode == MonitorMode::automatic && metric_.find("accuracy") != std::string::npos);
+    reset();
+  }
+
+  void reset() { best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(); }
+
+  const std::string& metric() const { return metric_; }
+  double best() const { return best_; }
+
+  /// The monitored value of `logs`; throws `Error` when it is NaN because there is no
+  /// validation data (a val_* metric without validation).
+  double value(const EpochLogs& logs) const {
+    const double v = logs.get(metric_);
+    check<Error>(!(std::isnan(v) && metric_.compare(0, 4, "val_") == 0), "monitor '", metric_,
+                 "' needs validation data: pass validation data or a validation_split to fit()");
+    return v;
+  }
+
+  /// True, and the best value updated, when `logs` improves on the best by more than min_delta.
+  bool improved(const EpochLogs& logs) {
+    const double v = value(logs);
+    const bool better = maximize_ ? v > best_ + min_delta_ : v < best_ - min_delta_;
+    if (better) best_ = v;
+    return better;
+  }
+
+private:
+  std::string metric_;
+  double min_delta_;
+  bool maximize_ = false;
+  double best_ = 0;
+};
+
+}  // namespace tinydl

@@ -1,0 +1,233 @@
+#pragma once
+/// @file serialization.hpp
+/// Saving and loading `Sequential` models (definitions of its file members, and `load_model`).
+/// The file is safetensors (docs/file-format.md):
+///
+///   tensors    "<layer index>.<parameter>" as in torch.nn.Sequential's state_dict, PyTorch layouts,
+///              F32 (float models) or F64 (double); counters (num_batches_tracked) as I64 scalars
+///   metadata   "format": "pt", "tinydl.version", "tinydl.dtype",
+///              "tinydl.model": {"input_shape": [...], "layers": [{"type", "name", "config"}, ...]}
+///
+/// A training state adds "optimizer.<slot>.<k>" tensors (slot k of the k-th trainable parameter)
+/// and "tinydl.training": {"optimizer", "optimizer_config", "iterations", "epochs_completed",
+/// "dropout_steps"}.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tinydl/io/safetensors.hpp"
+#include "tinydl/layers/make_layer.hpp"
+#include "tinydl/model/sequential.hpp"
+#include "tinydl/version.hpp"
+
+namespace tinydl {
+
+namespace detail {
+
+/// Adds the model's parameters and architecture to a writer.
+template <typename T>
+void write_model(const Sequential<T>& model, io::SafetensorsWriter& writer) {
+  for (const auto& [key, p] : model.named_parameters()) {
+    if (p.integer) {
+      // Counters are stored as I64; a one-element counter is a scalar, as PyTorch writes it.
+      std::vector<std::int64_t> values(p.value.begin(), p.value.end());
+      std::vector<std::uint64_t> shape;
+      if (p.value.size() != 1)
+        for (std::size_t i = 0; i < p.value.rank(); ++i) shape.push_back(p.value.shape()[i]);
+      writer.add_raw(key, io::Dtype::I64, shape, values.data(), values.size() * sizeof(std::int64_t));
+    } else {
+      writer.add(key, TensorView<const T>(p.value));
+    }
+  }
+  writer.set_metadata("format", "pt");
+  writer.set_metadata("tinydl.version", version_string);
+  writer.set_metadata("tinydl.dtype", io::dtype_name(io::dtype_of<T>()));
+  writer.set_metadata("tinydl.model", model.architecture().dump());
+}
+
+inline bool is_integer_dtype(io::Dtype d) {
+  return d == io::Dtype::I64 || d == io::Dtype::I32 || d == io::Dtype::U8;
+}
+
+/// Lists up to five names, then "and N more".
+inline std::string name_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < 5; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > 5) text += " and " + std::to_string(names.size() - 5) + " more";
+  return text;
+}
+
+/// Checks that `file` holds exactly the tensors `expected` (key -> parameter) under `prefix`, with
+/// fitting shapes and dtypes. Throws `IoError` naming the file and the offending tensors.
+/// Names starting with `ignored` (when not empty) are skipped: a training state's optimizer tensors.
+template <typename T>
+void check_tensors_fit(const io::SafetensorsFile& file, const std::string& prefix,
+                       const std::vector<std::pair<std::string, Param<T>>>& expected, const std::string& ignored = "") {
+  std::set<std::string> wanted;
+  std::vector<std::string> missing, unexpected;
+  for (const auto& [key, p] : expected) {
+    wanted.insert(prefix + key);
+    if (!file.contains(prefix + key)) missing.push_back(prefix + key);
+  }
+  for (const auto& name : file.names())
+    if (name.compare(0, prefix.size(), prefix) == 0 && !wanted.count(name) &&
+        (ignored.empty() || name.compare(0, ignored.size(), ignored) != 0))
+      unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty())
+    throw IoError(file.source() + ": does not fit the model:" +
+                  (missing.empty() ? "" : " missing tensors " + name_list(missing) + ";") +
+                  (unexpected.empty() ? "" : " unexpected tensors " + name_list(unexpected) + ";") +
+                  " (is it the same architecture?)");
+  for (const auto& [key, p] : expected) {
+    const io::TensorInfo& info = file.info(prefix + key);
+    const bool floating = info.dtype == io::Dtype::F32 || info.dtype == io::Dtype::F64;
+    check<IoError>(p.integer ? is_integer_dtype(info.dtype) : floating, file.source(), ": tensor '", prefix + key,
+                   "' has dtype ", io::dtype_name(info.dtype), ", expected ", p.integer ? "an integer dtype" : "F32 or F64");
+    const bool scalar_fits = p.value.size() == 1 && info.numel() == 1 && info.shape.size() <= 1;
+    const bool shape_fits =
+        scalar_fits || (info.shape.size() <= Shape::max_rank && info.to_shape() == p.value.shape());
+    check<IoError>(shape_fits, file.source(), ": tensor '", prefix + key, "' has shape ", info.shape_string(),
+                   ", the model's parameter is ", p.value.shape());
+  }
+}
+
+/// Copies the checked tensors of `file` into the model's parameters.
+template <typename T>
+void copy_parameters(const io::SafetensorsFile& file, const std::string& prefix,
+                     const std::vector<std::pair<std::string, Param<T>>>& named) {
+  for (const auto& [key, p] : named) {
+    const Tensor<T> values = file.read_as<T>(prefix + key);
+    std::copy(values.begin(), values.end(), p.value.begin());
+  }
+}
+
+}  // namespace detail
+
+template <typename T>
+void Sequential<T>::save(const std::string& path) const {
+  io::SafetensorsWriter writer;
+  detail::write_model(*this, writer);
+  writer.write(path);
+}
+
+template <typename T>
+void Sequential<T>::load_weights(const std::string& path) {
+  load_weights(io::SafetensorsFile::load(path));
+}
+
+
+template <typename T>
+void Sequential<T>::load_weights(const io::SafetensorsFile& file, const std::string& prefix) {
+  detail::check_tensors_fit(file, prefix, named_parameters());  // all checks first: a bad file changes nothing
+  detail::copy_parameters(file, prefix, named_parameters());
+}
+
+template <typename T>
+void Sequential<T>::save_training_state(const std::string& path) const {
+  check<ConfigError>(compiled(), "save_training_state: the model has no optimizer; compile() it first");
+  io::SafetensorsWriter writer;
+  detail::write_model(*this, writer);
+  Optimizer<T>& opt = *optimizer_;
+  for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
+    for (std::size_t k = 0; k < opt.slot_count(); ++k)
+      writer.add("optimizer." + opt.slot_names()[s] + "." + std::to_string(k), opt.slot(s, k));
+  const nlohmann::json training{{"optimizer", opt.type()},
+                                {"optimizer_config", opt.config()},
+                                {"iterations", opt.iterations()},
+                                {"epochs_completed", epochs_completed_},
+                                {"dropout_steps", dropout_steps()}};
+  writer.set_metadata("tinydl.training", training.dump());
+  writer.write(path);
+}
+
+template <typename T>
+void Sequential<T>::load_training_state(const std::string& path) {
+  const auto file = io::SafetensorsFile::load(path);
+  Optimizer<T>& opt = optimizer();
+  const auto found = file.metadata().find("tinydl.training");
+  check<IoError>(found != file.metadata().end(), path, ": no training state (tinydl.training metadata); ",
+                 "was it written by save_training_state?");
+  const nlohmann::json training = nlohmann::json::parse(found->second, nullptr, false);
+  check<IoError>(training.is_object() && training.contains("optimizer") && training.contains("iterations") &&
+                     training.contains("epochs_completed") && training.contains("dropout_steps"),
+                 path, ": malformed tinydl.training metadata");
+  check<IoError>(training["optimizer"] == opt.type(), path, ": saved with optimizer ", training["optimizer"].dump(),
+                 ", the model is compiled with ", opt.type());
+
+  // Every check before any change.
+  std::size_t trainable = 0;
+  for (const auto& p : parameters()) trainable += p.trainable();
+  std::vector<std::string> slot_keys;
+  for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
+    for (std::size_t k = 0; k < trainable; ++k)
+      slot_keys.push_back("optimizer." + opt.slot_names()[s] + "." + std::to_string(k));
+  for (const auto& key : slot_keys) check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
+  detail::check_tensors_fit(file, "", named_parameters(), "optimizer.");
+  std::size_t k = 0;
+  for (const auto& p : parameters()) {
+    if (!p.trainable()) continue;
+    for (std::size_t s = 0; s < opt.slot_names().size(); ++s) {
+      const io::TensorInfo& info = file.info(slot_keys[s * trainable + k]);
+      check<IoError>(info.shape.size() <= Shape::max_rank && info.to_shape() == p.value.shape(), path,
+                     ": optimizer state '", slot_keys[s * trainable + k], "' has shape ", info.shape_string(),
+                     ", its parameter is ", p.value.shape());
+    }
+    ++k;
+  }
+  const auto steps = training["dropout_steps"].get<std::vector<std::uint64_t>>();
+  check<IoError>(steps.size() == dropout_steps().size(), path, ": ", steps.size(), " dropout steps for ",
+                 dropout_steps().size(), " Dropout layers");
+
+  detail::copy_parameters(file, "", named_parameters());
+  opt.initialize_state(params_);
+  std::size_t key = 0;
+  for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
+    for (std::size_t k = 0; k < trainable; ++k) file.read_into(slot_keys[key++], opt.slot(s, k).view());
+  opt.set_iterations(training["iterations"].get<std::uint64_t>());
+  epochs_completed_ = training["epochs_completed"].get<std::size_t>();
+  set_dropout_steps(steps);
+}
+
+/// Rebuilds a model, architecture and weights, from a file written by `Sequential::save`.
+/// Throws `IoError` if the file is not such a file.
+template <typename T>
+Sequential<T> load_model(const std::string& path) {
+  const auto file = io::SafetensorsFile::load(path);
+  const auto found = file.metadata().find("tinydl.model");
+  check<IoError>(found != file.metadata().end(), path,
+                 ": no architecture (tinydl.model metadata); build the model in code and use load_weights()");
+  const nlohmann::json model_json = nlohmann::json::parse(found->second, nullptr, false);
+  check<IoError>(model_json.is_object() && model_json.contains("input_shape") && model_json.contains("layers") &&
+                     model_json["layers"].is_array() && model_json["input_shape"].is_array(),
+                 path, ": malformed tinydl.model metadata");
+  Sequential<T> model;
+  try {
+    for (const auto& layer : model_json["layers"]) {
+      auto made = make_layer<T>(layer.at("type").get<std::string>(), layer.value("config", nlohmann::json::object()));
+      if (layer.contains("name")) made->set_name(layer["name"].get<std::string>());
+      model.add(std::move(made));
+    }
+    const auto dims = model_json["input_shape"].get<std::vector<std::size_t>>();
+    check<IoError>(dims.size() >= 1 && dims.size() <= 3, path, ": input_shape must have 1 to 3 dimensions");
+    const Shape input = dims.size() == 1 ? Shape{dims[0]}
+                        : dims.size() == 2 ? Shape{dims[0], dims[1]}
+                                           : Shape{dims[0], dims[1], dims[2]};
+    model.build(input);
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + ": malformed tinydl.model metadata: " + e.what());
+  } catch (const IoError&) {
+    throw;
+  } catch (const Error& e) {
+    throw IoError(path + ": cannot rebuild the model: " + e.what());
+  }
+  model.load_weights(file);
+  return model;
+}
+
+}  // namespace tinydl

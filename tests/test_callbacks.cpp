@@ -1,0 +1,249 @@
+// Tests of include/tinydl/callbacks: EarlyStopping, ModelCheckpoint (atomic, best only, a failed
+// save), CSVLogger, TerminateOnNaN, ReduceLROnPlateau, ProgressBar and LambdaCallback.
+#include "test_support.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <sys/resource.h>
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A tiny built and compiled model: Flatten -> Dense 3 on (1, 2, 2) inputs.
+Sequential<float> tiny_model() {
+  Sequential<float> model;
+  model.add(Flatten<float>()).add(Dense<float>(3));
+  model.build(Shape{1, 2, 2});
+  model.compile(SGD<float>(0.1));
+  return model;
+}
+
+/// Sets every parameter of the model to `value`, so the weights say which epoch they are from.
+void mark_weights(Sequential<float>& model, float value) {
+  for (const auto& p : model.parameters()) std::fill(p.value.begin(), p.value.end(), value);
+}
+
+float first_weight(Sequential<float>& model) { return model.parameters().front().value[0]; }
+
+EpochLogs epoch_with(std::size_t epoch, double val_loss) {
+  EpochLogs logs;
+  logs.epoch = epoch;
+  logs.loss = val_loss;
+  logs.val_loss = val_loss;
+  logs.val_accuracy = 1 - val_loss;
+  return logs;
+}
+
+/// Plays the callback through epochs with these validation losses, marking the weights with the
+/// epoch number before each epoch's end; stops when the model asks to.
+std::size_t play(Callback<float>& callback, Sequential<float>& model, const std::vector<double>& val_losses) {
+  callback.on_train_begin(model, TrainInfo{0, val_losses.size(), 1, 1, 1, 1});
+  std::size_t epoch = 0;
+  for (; epoch < val_losses.size() && !model.stop_requested(); ++epoch) {
+    mark_weights(model, static_cast<float>(epoch));
+    callback.on_epoch_end(model, epoch_with(epoch, val_losses[epoch]));
+  }
+  History history;
+  callback.on_train_end(model, history);
+  return epoch;
+}
+
+fs::path temporary_directory(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tinydl-callbacks-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Dataset<float> tiny_data(std::size_t n, float fill = 0.5f) {
+  Tensor<float> x(Shape{n, 1, 2, 2}, fill);
+  Tensor<std::int32_t> y(Shape{n});
+  for (std::size_t i = 0; i < n; ++i) {
+    y[i] = static_cast<std::int32_t>(i % 3);
+    x[i * 4 + static_cast<std::size_t>(y[i])] = 1.0f;
+  }
+  return Dataset<float>(std::move(x), std::move(y));
+}
+
+}  // namespace
+
+TEST_CASE("EarlyStopping stops after patience epochs without improvement and restores the best weights",
+          "[callbacks][early_stopping]") {
+  auto model = tiny_model();
+  EarlyStopping<float> stop("val_loss", 3, 0.0, MonitorMode::automatic, true);
+  // Best at epoch 1 (0.8); epochs 2, 3, 4 do not improve on it, so training stops after epoch 4.
+  const std::size_t ran = play(stop, model, {1.0, 0.8, 0.9, 0.85, 0.95, 0.7, 0.6});
+  CHECK(ran == 5);
+  CHECK(stop.best_epoch() == 1);
+  CHECK(stop.stopped_epoch() == 4);
+  CHECK(model.stop_requested());
+  CHECK(first_weight(model) == 1.0f);  // the weights of epoch 1
+
+  // min_delta: improvements smaller than it do not count.
+  auto model2 = tiny_model();
+  EarlyStopping<float> strict("val_loss", 2, 0.05);
+  CHECK(play(strict, model2, {1.0, 0.99, 0.98, 0.5}) == 3);
+  // mode max for an accuracy, and without restore the last weights stay.
+  auto model3 = tiny_model();
+  EarlyStopping<float> accuracy("val_accuracy", 1);
+  CHECK(play(accuracy, model3, {0.5, 0.4, 0.45}) == 3);  // accuracy 0.5, 0.6, 0.55: stops after epoch 2
+  CHECK(first_weight(model3) == 2.0f);
+  CHECK_THROWS_WITH(EarlyStopping<float>("val_los"), Contains("unknown metric 'val_los'"));
+}
+
+TEST_CASE("EarlyStopping ends a real fit early and History says why", "[callbacks][early_stopping]") {
+  auto model = tiny_model();
+  model.compile(SGD<float>(0.0));  // nothing learns: val_loss never improves after epoch 1
+  EarlyStopping<float> stop("val_loss", 2);
+  FitOptions options;
+  options.epochs = 20;
+  options.batch_size = 4;
+  options.validation_split = 0.25;
+  options.verbose = 0;
+  const History history = model.fit(tiny_data(16), options, {&stop});
+  CHECK(history.size() == 3);
+  CHECK_THAT(history.stop_reason, Contains("EarlyStopping: val_loss did not improve for 2 epochs"));
+  LambdaCallback<float> lambda;
+  std::size_t ends = 0;
+  lambda.epoch_end = [&](Sequential<float>&, const EpochLogs&) { ++ends; };
+  EarlyStopping<float> needs_validation("val_loss", 2);
+  options.validation_split = 0;
+  CHECK_THROWS_WITH(model.fit(tiny_data(16), options, {&lambda, &needs_validation}),
+                    Contains("monitor 'val_loss' needs validation data"));
+  CHECK(ends == 1);
+}
+
+TEST_CASE("ModelCheckpoint keeps only the best weights", "[callbacks][checkpoint]") {
+  const fs::path dir = temporary_directory("best");
+  const std::string path = (dir / "best.safetensors").string();
+  auto model = tiny_model();
+  ModelCheckpoint<float> checkpoint(path);
+  play(checkpoint, model, {1.0, 0.7, 0.9, 0.6, 0.8});
+  CHECK(checkpoint.saved_epoch() == 3);
+  auto loaded = load_model<float>(path);
+  CHECK(first_weight(loaded) == 3.0f);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temporaries
+
+  ModelCheckpoint<float> every((dir / "epoch-{epoch}.safetensors").string(), "val_loss", false);
+  auto model2 = tiny_model();
+  play(every, model2, {1.0, 2.0});
+  CHECK(fs::exists(dir / "epoch-1.safetensors"));
+  CHECK(fs::exists(dir / "epoch-2.safetensors"));
+}
+
+TEST_CASE("A save that fails part-way (disk full) leaves the previous checkpoint intact", "[callbacks][checkpoint]") {
+  const fs::path dir = temporary_directory("failure");
+  const std::string path = (dir / "best.safetensors").string();
+  auto model = tiny_model();
+  ModelCheckpoint<float> checkpoint(path);
+  checkpoint.on_train_begin(model, TrainInfo{});
+  mark_weights(model, 1.0f);
+  checkpoint.on_epoch_end(model, epoch_with(0, 1.0));
+  const auto saved = io::read_file(path);
+
+  // Simulate a full disk: the process may not write files larger than 64 bytes.
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit original{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &original) == 0);
+  rlimit tiny = original;
+  tiny.rlim_cur = 64;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &tiny) == 0);
+  mark_weights(model, 2.0f);
+  bool failed = false;
+  try {
+    checkpoint.on_epoch_end(model, epoch_with(1, 0.5));  // an improvement: tries to save
+  } catch (const IoError& e) {
+    failed = true;
+    CHECK_THAT(std::string(e.what()), Contains("best.safetensors: writing"));
+  }
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &original) == 0);
+  CHECK(failed);
+  CHECK(io::read_file(path) == saved);
+  CHECK(first_weight(*std::make_unique<Sequential<float>>(load_model<float>(path))) == 1.0f);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("TerminateOnNaN stops on the first NaN loss with a clear message", "[callbacks][nan]") {
+  auto model = tiny_model();
+  auto data = tiny_data(12);
+  Tensor<float> features = data.features();
+  features[4 * 5] = std::nanf("");  // example 5, in the second batch of 4
+  const Dataset<float> poisoned(std::move(features), data.labels());
+  TerminateOnNaN<float> nan;
+  FitOptions options;
+  options.epochs = 3;
+  options.batch_size = 4;
+  options.shuffle = false;
+  options.verbose = 0;
+  const History history = model.fit(poisoned, options, {&nan});
+  CHECK(history.stop_reason == "TerminateOnNaN: loss is nan at epoch 1, batch 2 (learning rate too high, or NaN/inf in the data?)");
+  CHECK(history.size() == 1);
+}
+
+TEST_CASE("CSVLogger writes a header and one row per epoch as it goes", "[callbacks][csv]") {
+  const fs::path path = temporary_directory("csv") / "log.csv";
+  auto model = tiny_model();
+  CSVLogger<float> log(path.string());
+  LambdaCallback<float> check_rows;
+  std::size_t rows_seen = 0;
+  check_rows.epoch_end = [&](Sequential<float>&, const EpochLogs&) {
+    std::ifstream in(path);
+    std::string line;
+    std::size_t lines = 0;
+    while (std::getline(in, line)) ++lines;
+    rows_seen = lines - 1;  // already on disk when the epoch ends
+  };
+  FitOptions options;
+  options.epochs = 3;
+  options.batch_size = 4;
+  options.verbose = 0;
+  model.fit(tiny_data(8), options, {&log, &check_rows});
+  CHECK(rows_seen == 3);
+  std::ifstream in(path);
+  std::string header, first;
+  std::getline(in, header);
+  std::getline(in, first);
+  CHECK(header == "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds");
+  CHECK(first.rfind("0,", 0) == 0);
+  CHECK_THAT(first, Contains(",,"));  // no validation: empty val columns
+}
+
+TEST_CASE("ReduceLROnPlateau lowers the learning rate after patience epochs, not below min_lr", "[callbacks][lr]") {
+  auto model = tiny_model();  // SGD 0.1
+  ReduceLROnPlateau<float> reduce("val_loss", 0.5, 2, 0.0, 0, 0.03);
+  play(reduce, model, {1.0, 1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95});
+  // Plateaus end at epochs 2 (0.1 -> 0.05), 5 (-> 0.03, the floor) and 7 (stays 0.03).
+  CHECK(model.optimizer().learning_rate() == Approx(0.03));
+  auto model2 = tiny_model();
+  ReduceLROnPlateau<float> once("val_loss", 0.5, 2);
+  play(once, model2, {1.0, 1.0, 1.0});
+  CHECK(model2.optimizer().learning_rate() == Approx(0.05));
+  CHECK_THROWS_AS(ReduceLROnPlateau<float>("val_loss", 1.5), ConfigError);
+}
+
+TEST_CASE("ProgressBar draws a bar on a terminal and one line per epoch elsewhere", "[callbacks][progress]") {
+  auto model = tiny_model();
+  std::ostringstream lines, bar;
+  ProgressBar<float> plain(lines, ProgressBar<float>::Style::lines), drawn(bar, ProgressBar<float>::Style::bar);
+  FitOptions options;
+  options.epochs = 2;
+  options.batch_size = 4;
+  options.validation_split = 0.5;
+  options.verbose = 0;
+  model.fit(tiny_data(16), options, {&plain, &drawn});
+  const std::string text = lines.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK_THAT(text, Contains("Epoch 1/2 - 2 steps - "));
+  CHECK_THAT(text, Contains(" - val_loss: "));
+  CHECK_THAT(text, Contains(" - lr: 0.1"));
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK_THAT(bar.str(), Contains("Epoch 2/2\n"));
+  CHECK_THAT(bar.str(), Contains("\r2/2 [==============================]"));
+  CHECK_THAT(bar.str(), Contains("ms/step - loss: "));
+}

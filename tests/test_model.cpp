@@ -1,0 +1,407 @@
+// Tests of include/tinydl/model: Sequential (build, summary, training, PyTorch parity of whole
+// models, determinism across thread counts, allocation-free steps), save / load, and bad input.
+#include "test_support.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+// ---- counting allocations: every operator new of this program goes through here -----------------
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+
+void* counted_allocation(std::size_t size, std::size_t alignment) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  size = size ? size : 1;
+  void* p = alignment <= alignof(std::max_align_t)
+                ? std::malloc(size)
+                : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_allocation(size, alignof(std::max_align_t)); }
+void* operator new[](std::size_t size) { return counted_allocation(size, alignof(std::max_align_t)); }
+void* operator new(std::size_t size, std::align_val_t a) { return counted_allocation(size, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t size, std::align_val_t a) { return counted_allocation(size, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+/// A small dataset of `n` images (1, 12, 12) whose class (of 4) is where a bright square sits,
+/// so a small CNN can learn it. Pixels are uint8, scaled by 1/255 like Fashion-MNIST.
+Dataset<std::uint8_t> squares(std::size_t n, std::uint64_t seed) {
+  Tensor<std::uint8_t> images(Shape{n, 1, 12, 12});
+  Tensor<std::int32_t> labels(Shape{n});
+  const CounterRng rng(seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto label = static_cast<std::int32_t>(rng.below(4, 1, i));
+    labels[i] = label;
+    for (std::size_t p = 0; p < 144; ++p) images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
+    const std::size_t top = label < 2 ? 1 : 7, left = label % 2 ? 7 : 1;
+    for (std::size_t r = top; r < top + 4; ++r)
+      for (std::size_t c = left; c < left + 4; ++c) images[i * 144 + r * 12 + c] = 250;
+  }
+  return Dataset<std::uint8_t>(std::move(images), std::move(labels), 1.0 / 255);
+}
+
+/// A small CNN with every kind of layer: Conv2D, BatchNorm, ReLU, MaxPool2D, Dropout, Flatten, Dense.
+Sequential<float> small_cnn(std::uint64_t seed = 3) {
+  Sequential<float> model;
+  model.add(Conv2D<float>(8, 3, 1, Padding::same()))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(MaxPool2D<float>(2))
+      .add(Dropout<float>(0.25))
+      .add(Flatten<float>())
+      .add(Dense<float>(16))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(Dropout<float>(0.5))
+      .add(Dense<float>(4));
+  model.build(Shape{1, 12, 12}, seed);
+  model.compile(Adam<float>(3e-3));
+  return model;
+}
+
+std::vector<float> flat_weights(const Sequential<float>& model) {
+  std::vector<float> all;
+  for (const auto& p : model.parameters()) all.insert(all.end(), p.value.begin(), p.value.end());
+  return all;
+}
+
+fs::path temporary_directory(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tinydl-model-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+double max_abs(const Tensor<double>& t) {
+  double m = 0;
+  for (double v : t) m = std::max(m, std::abs(v));
+  return m;
+}
+
+FitOptions quiet(std::size_t epochs, std::size_t batch_size, std::uint64_t seed = 0) {
+  FitOptions o;
+  o.epochs = epochs;
+  o.batch_size = batch_size;
+  o.seed = seed;
+  o.verbose = 0;
+  return o;
+}
+
+}  // namespace
+
+// ---- building ---------------------------------------------------------------------------------------
+
+TEST_CASE("The study's models have DESIGN.md's parameter counts and a Keras-like summary", "[model][summary]") {
+  auto mlp = zoo::mlp<float>();
+  mlp.build(Shape{1, 28, 28});
+  CHECK(mlp.parameter_count(true) == 235146);
+  auto basic = zoo::basic_cnn<float>();
+  basic.build(Shape{1, 28, 28});
+  CHECK(basic.parameter_count(true) == 225034);
+  auto deeper = zoo::deeper_cnn<float>();
+  deeper.build(Shape{1, 28, 28});
+  // BatchNorm running means and variances are non-trainable state, as in Keras.
+  CHECK(deeper.parameter_count(false) == 2 * (32 + 32 + 64 + 64 + 256));
+  const std::string summary = basic.summary();
+  CHECK_THAT(summary, Contains("conv2d_0 (Conv2D)"));
+  CHECK_THAT(summary, Contains("(N, 32, 26, 26)"));
+  CHECK_THAT(summary, Contains("dense_7 (Dense)"));
+  CHECK_THAT(summary, Contains("204,928"));  // 1600 * 128 + 128
+  CHECK_THAT(summary, Contains("Total params: 225,034"));
+  CHECK_THAT(summary, Contains("Non-trainable params: 0"));
+}
+
+TEST_CASE("build names the first layer that does not fit, with both shapes", "[model][errors]") {
+  Sequential<float> model;
+  model.add(Conv2D<float>(4, 3)).add(Dense<float>(10));
+  CHECK_THROWS_WITH(model.build(Shape{1, 8, 8}),
+                    Contains("Sequential: layer 1 (dense_1) does not fit its input (1, 4, 6, 6)") &&
+                        Contains("add a Flatten layer"));
+  Sequential<float> empty;
+  CHECK_THROWS_WITH(empty.build(Shape{4}), "Sequential::build: the model has no layers");
+  Sequential<float> not_logits;
+  not_logits.add(Conv2D<float>(4, 3));
+  CHECK_THROWS_WITH(not_logits.build(Shape{1, 8, 8}), Contains("must output (N, classes) logits"));
+  Sequential<float> unbuilt;
+  unbuilt.add(Dense<float>(3));
+  CHECK_THROWS_WITH(unbuilt.summary(), Contains("build(input_shape) the model first"));
+}
+
+// ---- PyTorch parity ------------------------------------------------------------------------------------
+
+TEST_CASE("Whole models match PyTorch: eval logits, train logits, loss and every gradient", "[model][golden]") {
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+    INFO(name);
+    const auto file = test::golden(std::string("model_") + name);
+    auto model = std::string(name) == "deeper_cnn" ? zoo::deeper_cnn<float>(0.0) : zoo::by_name<float>(name);
+    model.build(Shape{1, 28, 28});
+    model.load_weights(file, "param.");
+    const Tensor<float> x = file.read_as<float>("x");
+    const Tensor<std::int64_t> labels = file.read_as<std::int64_t>("labels");
+    const double tolerance = 1e-4;
+
+    const auto eval_logits = model.forward(x.view(), Mode::eval);
+    Tensor<float> logits(eval_logits.shape());
+    std::copy(eval_logits.begin(), eval_logits.end(), logits.begin());
+    CHECK(test::relative_error(logits, file.read_as<double>("logits_eval")) <= tolerance);
+
+    const BatchResult result = model.compute_gradients(x.view(), labels.view());
+    if (file.contains("loss_train")) {
+      const double expected = file.read_as<double>("loss_train")[0];
+      CHECK(std::abs(result.loss - expected) <= tolerance * std::abs(expected));
+    }
+    if (file.contains("logits_train")) {
+      Tensor<float> train_logits(model.outputs().shape());
+      std::copy(model.outputs().begin(), model.outputs().end(), train_logits.begin());
+      CHECK(test::relative_error(train_logits, file.read_as<double>("logits_train")) <= tolerance);
+    }
+    std::size_t compared = 0;
+    for (const auto& [key, p] : model.named_parameters()) {
+      INFO(key);
+      Tensor<float> actual(p.value.shape());
+      if (p.trainable()) {
+        std::copy(p.grad.begin(), p.grad.end(), actual.begin());
+        const Tensor<double> expected = file.read_as<double>("grad." + key);
+        // A conv/dense bias followed by BatchNorm has gradient exactly 0 (BatchNorm subtracts the
+        // batch mean), so both sides hold only rounding noise; measure those against the scale of
+        // the same layer's weight gradient instead of their own.
+        const std::string layer = key.substr(0, key.find('.'));
+        const Tensor<double> weight_grad = file.read_as<double>("grad." + layer + ".weight");
+        const double scale = std::max(max_abs(expected), max_abs(weight_grad));
+        CHECK(test::relative_error(actual, expected) * max_abs(expected) / scale <= tolerance);
+        ++compared;
+      } else if (file.contains("after_train_forward." + key) && !p.integer) {
+        std::copy(p.value.begin(), p.value.end(), actual.begin());
+        CHECK(test::relative_error(actual, file.read_as<double>("after_train_forward." + key)) <= tolerance);
+        ++compared;
+      }
+    }
+    CHECK(compared >= 6);
+  }
+}
+
+// ---- training -----------------------------------------------------------------------------------------
+
+TEST_CASE("fit learns a small image task and reports history, evaluate and predict agree", "[model][fit]") {
+  auto model = small_cnn();
+  const auto train = squares(256, 1), test_set = squares(64, 2);
+  FitOptions options = quiet(6, 32);
+  options.validation_split = 0.25;
+  const History history = model.fit(train, options);
+  REQUIRE(history.size() == 6);
+  CHECK(history.epochs.back().loss < history.epochs.front().loss);
+  CHECK(std::isfinite(history.epochs.back().val_loss));
+  CHECK(history.epochs[2].learning_rate == Approx(3e-3));
+  CHECK(history.stop_reason.empty());
+  const Evaluation e = model.evaluate(test_set);
+  CHECK(e.samples == 64);
+  CHECK(e.accuracy > 0.9);
+  const Tensor<float> p = model.predict(test_set, 10);  // a batch size that does not divide 64
+  REQUIRE(p.shape() == Shape{64, 4});
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < 64; ++i) {
+    float sum = 0;
+    for (std::size_t j = 0; j < 4; ++j) sum += p[i * 4 + j];
+    CHECK(sum == Approx(1.0f).epsilon(1e-5));
+    correct += static_cast<std::int32_t>(std::max_element(p.data() + i * 4, p.data() + i * 4 + 4) - (p.data() + i * 4)) ==
+               test_set.labels()[i];
+  }
+  CHECK(static_cast<double>(correct) / 64 == Approx(e.accuracy));
+  CHECK_THAT(history.to_csv(), Contains("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds"));
+  CHECK(history.to_json()["epochs"].size() == 6);
+}
+
+TEST_CASE("Training is bit-identical for the same seed with 1 and 2 threads", "[model][determinism]") {
+  const auto data = squares(96, 4);
+  std::vector<float> weights[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto model = small_cnn(11);
+    model.fit(data, quiet(2, 32, 5));
+    weights[threads - 1] = flat_weights(model);
+  }
+  set_num_threads(2);
+  CHECK(weights[0] == weights[1]);
+  // And another seed gives other weights (the check above is not vacuous).
+  auto other = small_cnn(12);
+  other.fit(data, quiet(2, 32, 5));
+  CHECK(flat_weights(other) != weights[0]);
+}
+
+TEST_CASE("A training step allocates nothing once memory is planned", "[model][memory]") {
+  auto model = small_cnn();
+  const auto data = squares(32, 6);
+  Tensor<float> x(Shape{32, 1, 12, 12});
+  std::vector<std::size_t> all(32);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  Tensor<std::int32_t> labels(Shape{32});
+  data.gather(all.data(), 32, x.data(), labels.data());
+  model.reserve(32);
+  for (int warm = 0; warm < 2; ++warm) model.train_on_batch(x.view(), labels.view());  // optimizer state, threads
+  allocations = 0;
+  counting = true;
+  for (int step = 0; step < 5; ++step) model.train_on_batch(x.view(), labels.view());
+  counting = false;
+  CHECK(allocations == 0);
+  // The counter does count: a vector allocates.
+  counting = true;
+  std::vector<int> probe(10);
+  counting = false;
+  CHECK(allocations >= 1);
+}
+
+// ---- files --------------------------------------------------------------------------------------------
+
+TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-shaped", "[model][io]") {
+  auto model = small_cnn();
+  const auto data = squares(64, 7);
+  model.fit(data, quiet(1, 16));
+  const fs::path path = temporary_directory("save") / "model.safetensors";
+  model.save(path.string());
+
+  const auto file = io::SafetensorsFile::load(path.string());
+  CHECK(file.info("0.weight").shape == std::vector<std::uint64_t>{8, 1, 3, 3});
+  CHECK(file.info("0.weight").dtype == io::Dtype::F32);
+  CHECK(file.info("1.running_mean").shape == std::vector<std::uint64_t>{8});
+  CHECK(file.info("1.num_batches_tracked").dtype == io::Dtype::I64);
+  CHECK(file.info("1.num_batches_tracked").shape.empty());
+  CHECK(file.read_as<std::int64_t>("1.num_batches_tracked")[0] == 4);
+  CHECK(file.info("6.weight").shape == std::vector<std::uint64_t>{16, 288});
+  CHECK(file.metadata().at("format") == "pt");
+  CHECK_THAT(file.metadata().at("tinydl.model"), Contains("\"type\":\"Conv2D\""));
+
+  auto loaded = load_model<float>(path.string());
+  const Tensor<float> a = model.predict(data), b = loaded.predict(data);
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  CHECK(loaded.summary() == model.summary());
+}
+
+TEST_CASE("Resuming from a saved training state gives the weights of uninterrupted training", "[model][io][resume]") {
+  const auto data = squares(96, 8);
+  auto straight = small_cnn();
+  straight.fit(data, quiet(3, 32, 9));
+
+  const fs::path path = temporary_directory("resume") / "state.safetensors";
+  {
+    auto first = small_cnn();
+    first.fit(data, quiet(2, 32, 9));
+    first.save_training_state(path.string());
+  }
+  auto resumed = small_cnn();
+  resumed.load_training_state(path.string());
+  CHECK(resumed.epochs_completed() == 2);
+  FitOptions rest = quiet(3, 32, 9);
+  rest.initial_epoch = resumed.epochs_completed();
+  const History history = resumed.fit(data, rest);
+  CHECK(history.size() == 1);
+  CHECK(history.epochs[0].epoch == 2);
+  CHECK(flat_weights(resumed) == flat_weights(straight));
+
+  auto sgd_model = small_cnn();
+  sgd_model.compile(SGD<float>(0.1));
+  CHECK_THROWS_WITH(sgd_model.load_training_state(path.string()), Contains("saved with optimizer \"Adam\""));
+}
+
+TEST_CASE("Bad weight files give clear errors and leave the model unchanged", "[model][io][errors]") {
+  auto model = small_cnn();
+  const std::vector<float> before = flat_weights(model);
+  const fs::path dir = temporary_directory("bad");
+
+  auto mlp = zoo::mlp<float>();
+  mlp.build(Shape{1, 28, 28});
+  mlp.save((dir / "mlp.safetensors").string());
+  CHECK_THROWS_WITH(model.load_weights((dir / "mlp.safetensors").string()),
+                    Contains("does not fit the model: missing tensors 0.weight") &&
+                        Contains("unexpected tensors 3.weight, 3.bias, 5.weight, 5.bias"));
+
+  // Same keys, one shape different: a model with 9 filters in its first layer.
+  Sequential<float> wider;
+  wider.add(Conv2D<float>(9, 3, 1, Padding::same())).add(BatchNorm<float>()).add(ReLU<float>())
+      .add(MaxPool2D<float>(2)).add(Dropout<float>(0.25)).add(Flatten<float>()).add(Dense<float>(16))
+      .add(BatchNorm<float>()).add(ReLU<float>()).add(Dropout<float>(0.5)).add(Dense<float>(4));
+  wider.build(Shape{1, 12, 12});
+  wider.save((dir / "wider.safetensors").string());
+  CHECK_THROWS_WITH(model.load_weights((dir / "wider.safetensors").string()),
+                    Contains("tensor '0.weight' has shape [9, 1, 3, 3], the model's parameter is (8, 1, 3, 3)"));
+
+  // A weight stored as integers.
+  io::SafetensorsWriter writer;
+  for (const auto& [key, p] : model.named_parameters()) {
+    if (key == "0.bias") {
+      std::vector<std::int64_t> ints(p.value.size(), 1);
+      writer.add_raw(key, io::Dtype::I64, {p.value.size()}, ints.data(), ints.size() * 8);
+    } else if (p.integer) {
+      const std::int64_t zero = 0;
+      writer.add_raw(key, io::Dtype::I64, {}, &zero, 8);
+    } else {
+      writer.add(key, TensorView<const float>(p.value));
+    }
+  }
+  writer.write((dir / "ints.safetensors").string());
+  CHECK_THROWS_WITH(model.load_weights((dir / "ints.safetensors").string()),
+                    Contains("tensor '0.bias' has dtype I64, expected F32 or F64"));
+
+  // A truncated file.
+  model.save((dir / "good.safetensors").string());
+  auto bytes = io::read_file((dir / "good.safetensors").string());
+  bytes.resize(bytes.size() - 10);
+  io::write_file_atomically((dir / "cut.safetensors").string(), bytes);
+  CHECK_THROWS_AS(model.load_weights((dir / "cut.safetensors").string()), IoError);
+  CHECK_THROWS_WITH(load_model<float>((dir / "cut.safetensors").string()), Contains("truncated"));
+  CHECK_THROWS_WITH(load_model<float>(std::string(TINYDL_TEST_DATA_DIR) + "/golden/dense.safetensors"),
+                    Contains("no architecture (tinydl.model metadata)"));
+  CHECK_THROWS_WITH(model.load_weights((dir / "missing.safetensors").string()), Contains("no such file"));
+
+  CHECK(flat_weights(model) == before);
+  model.load_weights((dir / "good.safetensors").string());  // a good file still loads
+  CHECK(flat_weights(model) == before);
+}
+
+TEST_CASE("fit rejects bad data and options with clear errors", "[model][errors]") {
+  auto model = small_cnn();
+  const auto data = squares(16, 9);
+  CHECK_THROWS_WITH(model.fit(data, quiet(1, 0)), "fit: batch_size must be at least 1");
+
+  Tensor<std::int32_t> bad_labels(Shape{16});
+  bad_labels[5] = 7;
+  const Dataset<std::uint8_t> out_of_range(data.features(), bad_labels, 1.0 / 255);
+  CHECK_THROWS_WITH(model.fit(out_of_range, quiet(1, 8)),
+                    "fit: example 5 has label 7 but the model has 4 outputs (labels 0 to 3)");
+  CHECK_THROWS_WITH(Dataset<std::uint8_t>(data.features(), Tensor<std::int32_t>(Shape{15})),
+                    "Dataset: 16 examples (16, 1, 12, 12) but labels (15)");
+  const Dataset<std::uint8_t> empty(Tensor<std::uint8_t>(Shape{0, 1, 12, 12}), Tensor<std::int32_t>(Shape{0}));
+  CHECK_THROWS_WITH(model.fit(empty, quiet(1, 8)), Contains("the training dataset is empty"));
+  const Dataset<std::uint8_t> wrong_images(Tensor<std::uint8_t>(Shape{4, 1, 10, 10}), Tensor<std::int32_t>(Shape{4}));
+  CHECK_THROWS_WITH(model.fit(wrong_images, quiet(1, 8)),
+                    "fit: the model takes examples of shape (1, 12, 12), got (1, 10, 10)");
+  FitOptions split = quiet(1, 8);
+  split.validation_split = 1.0;
+  CHECK_THROWS_WITH(model.fit(data, split), Contains("validation_split must be in [0, 1)"));
+  Sequential<float> uncompiled;
+  uncompiled.add(Flatten<float>()).add(Dense<float>(4));
+  uncompiled.build(Shape{1, 12, 12});
+  CHECK_THROWS_WITH(uncompiled.fit(data, quiet(1, 8)), Contains("compile() the model with an optimizer first"));
+  Tensor<float> x(Shape{2, 1, 12, 12});
+  CHECK_THROWS_WITH(model.train_on_batch(x.view(), Tensor<std::int32_t>(Shape{3}).view()),
+                    Contains("expected labels (2)"));
+}
