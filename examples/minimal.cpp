@@ -1,23 +1,37 @@
-// The smallest tinydl program: make a weight tensor, initialise it the way a Dense(256) layer
-// after a 784-pixel input would be (He normal), and look at it.
+// The smallest tinydl program: a two-layer network learns which quadrant of the plane a point
+// lies in, then reports its accuracy.
 #include <tinydl/tinydl.hpp>
 
-#include <cmath>
 #include <cstdio>
 
 int main() {
   using namespace tinydl;
-  Tensor<float> weight(Shape{256, 784});  // PyTorch layout: [out_features, in_features]
-  he_normal(weight.view(), /*fan_in=*/784, CounterRng(/*seed=*/42), /*stream=*/0);
-
-  double sum = 0, sum_sq = 0;
-  for (float w : weight) {
-    sum += w;
-    sum_sq += double(w) * w;
+  // 1,000 random points in [-1, 1]^2, labelled by quadrant: 0 to 3.
+  const CounterRng rng(/*seed=*/1);
+  Tensor<float> points(Shape{1000, 2});
+  Tensor<std::int32_t> quadrant(Shape{1000});
+  for (std::size_t i = 0; i < 1000; ++i) {
+    const double x = 2 * rng.uniform(0, 2 * i) - 1, y = 2 * rng.uniform(0, 2 * i + 1) - 1;
+    points[2 * i] = static_cast<float>(x);
+    points[2 * i + 1] = static_cast<float>(y);
+    quadrant[i] = (x < 0) + 2 * (y < 0);
   }
-  const double mean = sum / double(weight.size());
-  const double std = std::sqrt(sum_sq / double(weight.size()) - mean * mean);
-  std::printf("tinydl %s: weight %s, mean %+.4f, std %.4f (He: sqrt(2/784) = %.4f), %d thread(s)\n",
-              version_string, weight.shape().to_string().c_str(), mean, std, std::sqrt(2.0 / 784),
-              num_threads());
+  const Dataset<float> data(points, quadrant);
+
+  Sequential<float> model;
+  model.add(Dense<float>(32)).add(ReLU<float>()).add(Dense<float>(4));
+  model.build(Shape{2});
+  model.compile(Adam<float>(1e-2));
+  std::printf("%s", model.summary().c_str());
+
+  FitOptions options;
+  options.epochs = 20;
+  options.batch_size = 32;
+  options.validation_split = 0.2;
+  options.verbose = 0;
+  const History history = model.fit(data, options);
+  const Evaluation result = model.evaluate(data);
+  std::printf("tinydl %s, %d thread(s): %zu epochs, loss %.4f, accuracy %.1f%%\n", version_string, num_threads(),
+              history.size(), result.loss, 100 * result.accuracy);
+  return result.accuracy > 0.9 ? 0 : 1;
 }

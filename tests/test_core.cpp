@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -238,4 +240,33 @@ TEST_CASE("README's minimal example is examples/minimal.cpp, verbatim", "[docs]"
   };
   const std::string example = read("examples/minimal.cpp");
   CHECK(read("README.md").find("```cpp\n" + example + "```") != std::string::npos);
+}
+
+TEST_CASE("Every C++ block of docs/api.md appears in an example program", "[docs]") {
+  auto read = [](const std::string& path) {
+    std::ifstream in(std::string(TINYDL_TEST_DATA_DIR) + "/../" + path);
+    REQUIRE(in.good());
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // Compare line by line with leading spaces removed: the guide shows blocks dedented.
+  auto strip = [](const std::string& text) {
+    std::string out, line;
+    std::istringstream lines(text);
+    while (std::getline(lines, line)) out += line.substr(std::min(line.find_first_not_of(' '), line.size())) + "\n";
+    return out;
+  };
+  const std::string examples = strip(read("examples/api_tour.cpp")) + strip(read("examples/minimal.cpp"));
+  const std::string guide = read("docs/api.md");
+  std::size_t blocks = 0;
+  for (std::size_t at = guide.find("```cpp\n"); at != std::string::npos; at = guide.find("```cpp\n", at)) {
+    const std::size_t begin = at + 7, end = guide.find("```", begin);
+    REQUIRE(end != std::string::npos);
+    const std::string block = guide.substr(begin, end - begin);
+    at = end + 3;
+    if (block.find("#include <tinydl/tinydl.hpp>") == 0) continue;  // the one-line include example
+    ++blocks;
+    INFO(block);
+    CHECK(examples.find(strip(block)) != std::string::npos);
+  }
+  CHECK(blocks >= 7);
 }

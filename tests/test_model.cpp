@@ -12,6 +12,11 @@ using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 // ---- counting allocations: every operator new of this program goes through here -----------------
+// The replacements below pair malloc/aligned_alloc with free by design; GCC's
+// -Wmismatched-new-delete cannot see that they replace the global operators, so it is off here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 namespace {
 std::atomic<bool> counting{false};
@@ -404,4 +409,29 @@ TEST_CASE("fit rejects bad data and options with clear errors", "[model][errors]
   Tensor<float> x(Shape{2, 1, 12, 12});
   CHECK_THROWS_WITH(model.train_on_batch(x.view(), Tensor<std::int32_t>(Shape{3}).view()),
                     Contains("expected labels (2)"));
+}
+
+TEST_CASE("The study's models are saved for PyTorch with their eval logits", "[model][io][pytorch]") {
+  // Writes <name>.safetensors and <name>.expected.safetensors (input x, tinydl's logits) into
+  // TINYDL_EXPORT_DIR (or a temporary directory); the CTest "pytorch: ..." then has PyTorch load
+  // them with strict=True and compare logits (scripts/load_in_pytorch.py).
+  const char* env = std::getenv("TINYDL_EXPORT_DIR");
+  const fs::path dir = env ? fs::path(env) : temporary_directory("export");
+  fs::create_directories(dir);
+  const Tensor<float> x = test::golden("model_mlp").read_as<float>("x");
+  for (const std::string name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+    auto model = zoo::by_name<float>(name);
+    model.build(Shape{1, 28, 28}, 5);
+    model.compile(Adam<float>());
+    const auto data = Dataset<float>(x, Tensor<std::int32_t>(Shape{8}));
+    FitOptions options = quiet(1, 4);
+    model.fit(data, options);  // non-trivial BatchNorm statistics and num_batches_tracked
+    const auto logits = model.forward(x.view(), Mode::eval);
+    model.save((dir / (name + ".safetensors")).string());
+    io::SafetensorsWriter expected;
+    expected.add("x", x);
+    expected.add("logits", logits);
+    expected.write((dir / (name + ".expected.safetensors")).string());
+    CHECK(fs::file_size(dir / (name + ".safetensors")) > 100000);
+  }
 }

@@ -1,0 +1,136 @@
+// A tour of tinydl's model API on a small synthetic image task, each step as docs/api.md shows it
+// (a test checks that every code block of docs/api.md appears verbatim in an example program).
+//
+//   api_tour [output directory]      (default: the system's temporary directory)
+#include <tinydl/tinydl.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+using namespace tinydl;
+
+namespace {
+
+/// n images (1, 12, 12) of noise with a bright 4x4 square in one of four corners; the corner is
+/// the label. Pixels are uint8, like Fashion-MNIST.
+Dataset<std::uint8_t> corner_squares(std::size_t n, std::uint64_t seed) {
+  Tensor<std::uint8_t> images(Shape{n, 1, 12, 12});
+  Tensor<std::int32_t> labels(Shape{n});
+  const CounterRng rng(seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    labels[i] = static_cast<std::int32_t>(rng.below(4, 1, i));
+    for (std::size_t p = 0; p < 144; ++p) images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
+    const std::size_t top = labels[i] < 2 ? 1 : 7, left = labels[i] % 2 ? 7 : 1;
+    for (std::size_t r = top; r < top + 4; ++r)
+      for (std::size_t c = left; c < left + 4; ++c) images[i * 144 + r * 12 + c] = 250;
+  }
+  return Dataset<std::uint8_t>(std::move(images), std::move(labels), /*scale=*/1.0 / 255);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::filesystem::path dir = argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "tinydl-api-tour";
+  std::filesystem::create_directories(dir);
+  const std::string best_path = (dir / "best.safetensors").string();
+  const std::string log_path = (dir / "log.csv").string();
+  const std::string state_path = (dir / "state.safetensors").string();
+  const Dataset<std::uint8_t> train = corner_squares(512, 1), test = corner_squares(128, 2);
+
+  try {
+    // [build]
+    Sequential<float> model;
+    model.add(Conv2D<float>(8, 3, 1, Padding::same()))
+        .add(BatchNorm<float>())
+        .add(ReLU<float>())
+        .add(MaxPool2D<float>(2))
+        .add(Dropout<float>(0.25))
+        .add(Flatten<float>())
+        .add(Dense<float>(32))
+        .add(ReLU<float>())
+        .add(Dense<float>(4));
+    model.build(Shape{1, 12, 12}, /*seed=*/42);
+    model.compile(Adam<float>(1e-3));
+    std::printf("%s", model.summary().c_str());
+    // [build]
+
+    // [fit]
+    EarlyStopping<float> early_stopping("val_loss", /*patience=*/3, /*min_delta=*/0, MonitorMode::automatic,
+                                        /*restore_best_weights=*/true);
+    ModelCheckpoint<float> checkpoint(best_path, "val_loss", /*save_best_only=*/true);
+    CSVLogger<float> csv(log_path);
+    FitOptions options;
+    options.epochs = 8;
+    options.batch_size = 32;
+    options.validation_split = 0.2;  // the last 20% of `train`, before shuffling
+    options.seed = 7;
+    const History history = model.fit(train, options, {&early_stopping, &checkpoint, &csv});
+    std::printf("%zu epochs, best val_loss %.4f%s%s\n", history.size(), early_stopping.best(),
+                history.stop_reason.empty() ? "" : "; ", history.stop_reason.c_str());
+    // [fit]
+
+    // [evaluate]
+    const Evaluation result = model.evaluate(test);
+    const Tensor<float> probabilities = model.predict(test);  // (128, 4), rows sum to 1
+    std::printf("test loss %.4f, accuracy %.1f%%; P(class 0) of the first image %.3f\n", result.loss,
+                100 * result.accuracy, probabilities[0]);
+    // [evaluate]
+
+    // [save]
+    model.save(best_path);                                      // safetensors, PyTorch names and layouts
+    Sequential<float> restored = load_model<float>(best_path);  // architecture and weights from the file
+    Sequential<float> same = zoo::by_name<float>("mlp");        // or: build in code, then load weights
+    (void)same;
+    model.load_weights(best_path);
+    std::printf("restored model's test accuracy %.1f%%\n", 100 * restored.evaluate(test).accuracy);
+    // [save]
+
+    // [resume]
+    model.save_training_state(state_path);  // weights, optimizer moments, epoch, dropout steps
+    Sequential<float> resumed;
+    resumed.add(Conv2D<float>(8, 3, 1, Padding::same())).add(BatchNorm<float>()).add(ReLU<float>())
+        .add(MaxPool2D<float>(2)).add(Dropout<float>(0.25)).add(Flatten<float>())
+        .add(Dense<float>(32)).add(ReLU<float>()).add(Dense<float>(4));
+    resumed.build(Shape{1, 12, 12});
+    resumed.compile(Adam<float>(1e-3));
+    resumed.load_training_state(state_path);
+    FitOptions more = options;
+    more.initial_epoch = resumed.epochs_completed();
+    more.epochs = resumed.epochs_completed() + 2;
+    more.verbose = 2;  // one line per epoch
+    resumed.fit(train, more);
+    // [resume]
+
+    // [custom loop]
+    Tensor<float> x(Shape{16, 1, 12, 12});
+    Tensor<std::int32_t> y(Shape{16});
+    std::size_t first_sixteen[16];
+    for (std::size_t i = 0; i < 16; ++i) first_sixteen[i] = i;
+    train.gather(first_sixteen, 16, x.data(), y.data());  // uint8 -> float, scaled by 1/255
+    for (int step = 0; step < 3; ++step) {
+      const BatchResult r = model.train_on_batch(x.view(), y.view());
+      std::printf("step %d: loss %.4f, accuracy %.2f\n", step, r.loss, r.accuracy);
+    }
+    model.optimizer().set_learning_rate(1e-4);
+    // [custom loop]
+
+    // [lambda]
+    LambdaCallback<float> print_lr;
+    print_lr.epoch_end = [](Sequential<float>& m, const EpochLogs& logs) {
+      std::printf("epoch %zu used lr %g; next %g\n", logs.epoch + 1, logs.learning_rate,
+                  m.optimizer().learning_rate());
+    };
+    ReduceLROnPlateau<float> reduce("loss", /*factor=*/0.5, /*patience=*/1);
+    TerminateOnNaN<float> stop_on_nan;
+    FitOptions two;
+    two.epochs = 2;
+    two.verbose = 0;
+    model.fit(train, two, {&print_lr, &reduce, &stop_on_nan});
+    // [lambda]
+    return result.accuracy > 0.8 ? 0 : 1;
+  } catch (const Error& e) {  // every tinydl failure: shapes, files, options
+    std::fprintf(stderr, "api_tour: %s\n", e.what());
+    return 1;
+  }
+}
