@@ -60,3 +60,13 @@
 #include "tinydl/callbacks/progress_bar.hpp"
 #include "tinydl/callbacks/reduce_lr_on_plateau.hpp"
 #include "tinydl/callbacks/terminate_on_nan.hpp"
+
+#include "tinydl/data/fashion_mnist.hpp"
+#include "tinydl/data/idx.hpp"
+#include "tinydl/data/one_hot.hpp"
+
+#include "tinydl/metrics/classification.hpp"
+
+#include "tinydl/viz/canvas.hpp"
+#include "tinydl/viz/figures.hpp"
+#include "tinydl/viz/html_report.hpp"
