@@ -34,6 +34,7 @@ const char* usage =
     "  --seed S           seed of the first run (default: 1)\n"
     "  --repeats K        train each model with K seeds and report mean +- std (default: 1)\n"
     "  --threads N        threads (default: OMP_NUM_THREADS or all cores)\n"
+    "  --init NAME        weight initialisation: he_normal (default) or torch_default (PyTorch's)\n"
     "  --quick            a first look: 6,000 training images, 2 epochs, under a minute\n"
     "  --help             this text\n";
 
@@ -44,6 +45,7 @@ struct Options {
   std::uint64_t seed = 1;
   int threads = 0;
   bool quick = false;
+  Initializer init = Initializer::he_normal;
 };
 
 std::size_t parse_count(const std::string& flag, const std::string& value) {
@@ -90,6 +92,8 @@ Options parse(int argc, char** argv) {
       o.repeats = parse_count(flag, value());
     } else if (flag == "--threads") {
       o.threads = static_cast<int>(parse_count(flag, value()));
+    } else if (flag == "--init") {
+      o.init = initializer_from_name(value());
     } else if (flag == "--quick") {
       o.quick = true;
     } else {
@@ -159,7 +163,7 @@ const char* class_name(std::size_t c) { return datasets::fashion_mnist_classes[c
 /// Trains one model with one seed and evaluates it on the test set.
 Run train_once(const std::string& name, std::uint64_t seed, const datasets::FashionMnist& data, const Options& o,
                const fs::path& dir, bool first, ModelResult& result) {
-  Sequential<float> model = zoo::by_name<float>(name);
+  Sequential<float> model = zoo::by_name<float>(name, o.init);
   model.build(Shape{1, 28, 28}, seed);
   model.compile(Adam<float>(1e-3));
   result.params = model.parameter_count(true);
@@ -403,6 +407,7 @@ void write_outputs(const std::vector<ModelResult>& results, const datasets::Fash
                                {"batch_size", o.batch_size},
                                {"repeats", o.repeats},
                                {"first_seed", o.seed},
+                               {"init", initializer_name(o.init)},
                                {"train_images", data.train.size()},
                                {"validation_images", data.validation.size()},
                                {"test_images", data.test.size()},
@@ -430,7 +435,7 @@ void write_outputs(const std::vector<ModelResult>& results, const datasets::Fash
                                       : "seed " + std::to_string(o.seed)) +
                             (o.quick ? "; QUICK MODE (a slice of the data, 2 epochs): not the real comparison" : "") +
                             "; tinydl " + version_string + ", " + kernels::isa_name() + " kernels, " +
-                            std::to_string(num_threads()) + " threads.";
+                            std::to_string(num_threads()) + " threads, " + initializer_name(o.init) + " initialisation.";
   std::ostringstream md;
   md << "# Fashion-MNIST: three models compared\n\n" << setup << "\n\n| ";
   for (const auto& h : header) md << h << " | ";

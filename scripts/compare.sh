@@ -12,11 +12,8 @@ dir=build/release
 say "Configure a Release build in $dir"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DTINYDL_BUILD_TESTS=OFF -DTINYDL_BUILD_BENCH=OFF >/dev/null
 
-# The comparison program lands with the Fashion-MNIST work; until then the smallest example runs.
-program=minimal
-[ -f examples/fashion_mnist_compare.cpp ] && program=fashion_mnist_compare
-say "Build $program"
-cmake --build "$dir" -j "$(nproc)" --target "$program"
+say "Build fashion_mnist_compare and predict"
+cmake --build "$dir" -j "$(nproc)" --target fashion_mnist_compare predict
 
-say "Run $program $*"
-exec "$dir/examples/$program" "$@"
+say "Run fashion_mnist_compare $*"
+exec "$dir/examples/fashion_mnist_compare" "$@"

@@ -174,7 +174,7 @@ TEST_CASE("Whole models match PyTorch: eval logits, train logits, loss and every
   for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
     INFO(name);
     const auto file = test::golden(std::string("model_") + name);
-    auto model = std::string(name) == "deeper_cnn" ? zoo::deeper_cnn<float>(0.0) : zoo::by_name<float>(name);
+    auto model = std::string(name) == "deeper_cnn" ? zoo::deeper_cnn<float>(Initializer::he_normal, 0.0) : zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28});
     model.load_weights(file, "param.");
     const Tensor<float> x = file.read_as<float>("x");

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <string>
 
 #include "tinydl/core/error.hpp"
@@ -73,8 +74,11 @@ void glorot_uniform(TensorView<T> w, std::size_t fan_in, std::size_t fan_out, co
 
 namespace tinydl {
 
-/// How a weight tensor is initialised; recorded in layer configs.
-enum class Initializer { he_normal, he_uniform, glorot_normal, glorot_uniform };
+/// How a layer's weights (and bias) are initialised; recorded in layer configs.
+/// `torch_default` is what PyTorch's nn.Linear and nn.Conv2d do: weight and bias uniform on
+/// [-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)); every other initialiser
+/// leaves the bias at zero.
+enum class Initializer { he_normal, he_uniform, glorot_normal, glorot_uniform, torch_default };
 
 /// The name of an initialiser in configs: "he_normal", ...
 inline const char* initializer_name(Initializer init) {
@@ -83,6 +87,7 @@ inline const char* initializer_name(Initializer init) {
     case Initializer::he_uniform: return "he_uniform";
     case Initializer::glorot_normal: return "glorot_normal";
     case Initializer::glorot_uniform: return "glorot_uniform";
+    case Initializer::torch_default: return "torch_default";
   }
   return "?";
 }
@@ -90,9 +95,10 @@ inline const char* initializer_name(Initializer init) {
 /// The initialiser called `name`; throws `ConfigError` for an unknown name.
 inline Initializer initializer_from_name(const std::string& name) {
   for (Initializer i : {Initializer::he_normal, Initializer::he_uniform, Initializer::glorot_normal,
-                        Initializer::glorot_uniform})
+                        Initializer::glorot_uniform, Initializer::torch_default})
     if (name == initializer_name(i)) return i;
-  throw ConfigError("unknown initializer '" + name + "' (expected he_normal, he_uniform, glorot_normal or glorot_uniform)");
+  throw ConfigError("unknown initializer '" + name +
+                    "' (expected he_normal, he_uniform, glorot_normal, glorot_uniform or torch_default)");
 }
 
 /// Fills `w` with `init` for a layer of the given fans.
@@ -104,7 +110,22 @@ void initialize(Initializer init, TensorView<T> w, std::size_t fan_in, std::size
     case Initializer::he_uniform: he_uniform(w, fan_in, rng, stream); break;
     case Initializer::glorot_normal: glorot_normal(w, fan_in, fan_out, rng, stream); break;
     case Initializer::glorot_uniform: glorot_uniform(w, fan_in, fan_out, rng, stream); break;
+    case Initializer::torch_default:
+      detail::check_fans("torch_default", fan_in, 1);
+      fill_uniform(w, 1.0 / std::sqrt(static_cast<double>(fan_in)), rng, stream);
+      break;
   }
+}
+
+/// Initialises a bias of a layer with `fan_in` inputs per output: zero, or for `torch_default`
+/// uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)).
+template <typename T>
+void initialize_bias(Initializer init, TensorView<T> bias, std::size_t fan_in, const CounterRng& rng,
+                     std::uint64_t stream) {
+  if (init == Initializer::torch_default)
+    initialize(init, bias, fan_in, 1, rng, stream);
+  else
+    std::fill(bias.begin(), bias.end(), T(0));
 }
 
 }  // namespace tinydl

@@ -79,6 +79,7 @@ public:
     if (use_bias_) {
       bias_ = Tensor<T>(Shape{filters_});
       bias_grad_ = Tensor<T>(bias_.shape());
+      initialize_bias(init_, bias_.view(), fan_in, rng, stream + 1);
     }
   }
 

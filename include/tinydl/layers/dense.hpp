@@ -53,6 +53,7 @@ public:
     if (use_bias_) {
       bias_ = Tensor<T>(Shape{units_});
       bias_grad_ = Tensor<T>(bias_.shape());
+      initialize_bias(init_, bias_.view(), in_features_, rng, stream + 1);
     }
   }
 

@@ -94,6 +94,22 @@ public:
     }
   }
 
+  /// A dashed line: `dash` pixels drawn, `gap` pixels skipped, starting `phase` pixels into the
+  /// pattern; returns the phase at the end, so a polyline's dashes continue across its segments.
+  double draw_dashed_line(double x0, double y0, double x1, double y1, Color c, int thickness = 1, double dash = 12,
+                          double gap = 8, double phase = 0) {
+    const double length = std::hypot(x1 - x0, y1 - y0);
+    const int steps = std::max(1, static_cast<int>(std::ceil(length)));
+    for (int s = 0; s <= steps; ++s) {
+      const double t = static_cast<double>(s) / steps;
+      if (std::fmod(phase + t * length, dash + gap) >= dash) continue;
+      const int x = static_cast<int>(std::lround(x0 + t * (x1 - x0))) - thickness / 2;
+      const int y = static_cast<int>(std::lround(y0 + t * (y1 - y0))) - thickness / 2;
+      fill_rect(x, y, thickness, thickness, c);
+    }
+    return std::fmod(phase + length, dash + gap);
+  }
+
   /// A grayscale image (bytes, row-major) magnified `scale` times, top-left at (x, y).
   void draw_gray_image(int x, int y, const std::uint8_t* image, int w, int h, int scale) {
     for (int j = 0; j < h; ++j)

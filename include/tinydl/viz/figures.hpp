@@ -55,7 +55,8 @@ inline Canvas confusion_heatmap(const metrics::ConfusionMatrix& m, const std::ve
   for (int c = 0; c < n; ++c)
     label_w = std::max(label_w, Canvas::text_width(std::to_string(c) + " " + class_names.at(static_cast<std::size_t>(c))));
   const int left = label_w + 30, top = 40 + Canvas::text_height(3) + text + 12;
-  Canvas canvas(left + n * cell + 30, top + n * cell + 3 * text + 40);
+  const std::string note = "rows: true class; shade: share of the row (blue: correct, red: errors)";
+  Canvas canvas(std::max(left + n * cell + 30, Canvas::text_width(note) + 30), top + n * cell + 3 * text + 40);
   canvas.draw_text(16, 10, title, colors::black, 3);
   canvas.draw_text(left, top - text - 26, "predicted class", colors::black);
   for (int t = 0; t < n; ++t) {
@@ -82,8 +83,7 @@ inline Canvas confusion_heatmap(const metrics::ConfusionMatrix& m, const std::ve
     canvas.draw_line(left, top + k * cell, left + n * cell, top + k * cell, colors::light_gray);
     canvas.draw_line(left + k * cell, top, left + k * cell, top + n * cell, colors::light_gray);
   }
-  canvas.draw_text(12, top + n * cell + 14, "rows: true class; cell shade: share of the row (blue: correct, red: errors)",
-                   colors::gray);
+  canvas.draw_text(12, top + n * cell + 14, note, colors::gray);
   return canvas;
 }
 
@@ -135,7 +135,8 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
   const double x_step = std::max(1.0, detail::nice_step(x_max - x_min, 8));
 
   const int text = Canvas::text_height();
-  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 20, bottom = y + h - 2 * text - 24;
+  // Title, then the y-axis label, then the plot area.
+  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 2 * text + 30, bottom = y + h - 2 * text - 24;
   auto px = [&](double v) { return left + (v - x_min) / (x_max - x_min) * (right - left); };
   auto py = [&](double v) { return bottom - (v - y_min) / (y_max - y_min) * (bottom - top); };
 
@@ -158,7 +159,7 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
 
   for (const auto& s : series) {
     bool have_previous = false;
-    double previous_x = 0, previous_y = 0;
+    double previous_x = 0, previous_y = 0, phase = 0;
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       if (!std::isfinite(s.y[i])) {
         have_previous = false;
@@ -166,15 +167,10 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
       }
       const double cx = px(s.x[i]), cy = py(s.y[i]);
       if (have_previous) {
-        if (!s.dashed) {
+        if (s.dashed)
+          phase = canvas.draw_dashed_line(previous_x, previous_y, cx, cy, s.color, 3, 12, 8, phase);
+        else
           canvas.draw_line(previous_x, previous_y, cx, cy, s.color, 3);
-        } else {
-          const int dashes = 6;
-          for (int d = 0; d < dashes; d += 2)
-            canvas.draw_line(previous_x + (cx - previous_x) * d / dashes, previous_y + (cy - previous_y) * d / dashes,
-                             previous_x + (cx - previous_x) * (d + 1) / dashes,
-                             previous_y + (cy - previous_y) * (d + 1) / dashes, s.color, 3);
-        }
       }
       canvas.fill_rect(static_cast<int>(cx) - 3, static_cast<int>(cy) - 3, 7, 7, s.color);
       have_previous = true;
@@ -219,7 +215,7 @@ inline void plot_bars(Canvas& canvas, int x, int y, int w, int h, const std::str
   const double step = detail::nice_step(top_value - floor, 5);
   const double ceiling = std::ceil(top_value / step) * step + (top_value == floor ? step : 0);
   const int text = Canvas::text_height();
-  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 24, bottom = y + h - 2 * text - 20;
+  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 3 * text + 30, bottom = y + h - 2 * text - 20;
   auto py = [&](double v) { return bottom - (v - floor) / (ceiling - floor) * (bottom - top); };
   canvas.draw_text(x + 10, y + 6, title, colors::black, 3);
   for (double v = floor; v <= ceiling + step / 2; v += step) {

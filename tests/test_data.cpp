@@ -1,0 +1,164 @@
+// Tests of include/tinydl/data: the IDX reader (plain and gzip, every corruption), the
+// Fashion-MNIST loader on synthetic files, Dataset, one_hot.
+#include "test_support.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <zlib.h>
+
+using namespace tinydl;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temporary_directory(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tinydl-data-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+/// The bytes of an IDX file of unsigned bytes with these dimensions; data = (i * 7) mod 256.
+std::vector<char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes, unsigned char type = 0x08) {
+  std::vector<char> bytes{0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
+  for (std::uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((d >> shift) & 0xFF));
+  for (std::size_t i = 0; i < data_bytes; ++i) bytes.push_back(static_cast<char>((i * 7) % 256));
+  return bytes;
+}
+
+void write_plain(const fs::path& path, const std::vector<char>& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void write_gzip(const fs::path& path, const std::vector<char>& bytes) {
+  gzFile f = gzopen(path.string().c_str(), "wb");
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+std::string idx_error(const fs::path& path, std::size_t rank) {
+  try {
+    data::read_idx(path.string(), rank);
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+/// Writes a small Fashion-MNIST-shaped directory: n_train and n_test images of 28x28.
+void write_fake_fashion(const fs::path& dir, std::size_t n_train, std::size_t n_test, bool gzip) {
+  auto write = gzip ? write_gzip : write_plain;
+  const std::string suffix = gzip ? ".gz" : "";
+  auto labels = [](std::size_t n) {
+    auto bytes = idx_bytes({static_cast<std::uint32_t>(n)}, 0);
+    for (std::size_t i = 0; i < n; ++i) bytes.push_back(static_cast<char>(i % 10));
+    return bytes;
+  };
+  write(dir / ("train-images-idx3-ubyte" + suffix), idx_bytes({static_cast<std::uint32_t>(n_train), 28, 28}, n_train * 784));
+  write(dir / ("train-labels-idx1-ubyte" + suffix), labels(n_train));
+  write(dir / ("t10k-images-idx3-ubyte" + suffix), idx_bytes({static_cast<std::uint32_t>(n_test), 28, 28}, n_test * 784));
+  write(dir / ("t10k-labels-idx1-ubyte" + suffix), labels(n_test));
+}
+
+}  // namespace
+
+TEST_CASE("IDX files are read the same plain and gzipped", "[data][idx]") {
+  const fs::path dir = temporary_directory("idx");
+  const auto bytes = idx_bytes({3, 4, 5}, 60);
+  write_plain(dir / "images", bytes);
+  write_gzip(dir / "images.gz", bytes);
+  for (const char* name : {"images", "images.gz"}) {
+    const Tensor<std::uint8_t> images = data::read_idx_images((dir / name).string());
+    CHECK(images.shape() == Shape{3, 1, 4, 5});
+    for (std::size_t i = 0; i < 60; ++i) CHECK(images[i] == (i * 7) % 256);
+  }
+  auto labels = idx_bytes({4}, 0);
+  for (char v : {3, 1, 4, 1}) labels.push_back(v);
+  write_gzip(dir / "labels.gz", labels);
+  const Tensor<std::int32_t> y = data::read_idx_labels((dir / "labels.gz").string());
+  CHECK(std::vector<std::int32_t>(y.begin(), y.end()) == std::vector<std::int32_t>{3, 1, 4, 1});
+}
+
+TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte", "[data][idx][errors]") {
+  const fs::path dir = temporary_directory("corrupt");
+  auto check_error = [&](const std::string& name, const std::vector<char>& bytes, std::size_t rank,
+                         const std::string& expected) {
+    for (bool gzip : {false, true}) {
+      const fs::path path = dir / (name + (gzip ? ".gz" : ""));
+      (gzip ? write_gzip : write_plain)(path, bytes);
+      INFO(path);
+      CHECK_THAT(idx_error(path, rank), Contains(path.string() + ": byte ") && Contains(expected));
+    }
+  };
+  auto bad_magic = idx_bytes({2, 2, 2}, 8);
+  bad_magic[0] = 0x1f;
+  check_error("magic", bad_magic, 3, "byte 0: not an IDX file");
+  check_error("type", idx_bytes({2, 2, 2}, 8, 0x0D), 3, "byte 2: element type 0xd is not unsigned byte");
+  check_error("rank", idx_bytes({8}, 8), 3, "byte 3: expected 3 dimensions (idx3), found 1");
+  check_error("truncated", idx_bytes({2, 2, 2}, 5), 3, "byte 21: truncated: the header declares 8 bytes of data, the file has 5");
+  check_error("header", {0, 0, 8, 3, 0, 0}, 3, "truncated: expected 4 bytes of a dimension size, found 2");
+  check_error("trailing", idx_bytes({2, 2, 2}, 9), 3, "byte 24: trailing bytes");
+  check_error("huge", idx_bytes({60000, 60000, 28}, 16), 3, "refusing to allocate");
+  check_error("zero", idx_bytes({0, 28, 28}, 0), 3, "dimension 0 has size 0");
+
+  // Garbage after a valid gzip header: zlib cannot inflate it.
+  std::vector<char> garbage{'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, 3};
+  for (int i = 0; i < 64; ++i) garbage.push_back(static_cast<char>(0xA5 ^ i));
+  write_plain(dir / "garbage.gz", garbage);
+  CHECK_THAT(idx_error(dir / "garbage.gz", 3), Contains("garbage.gz: byte 0: cannot decompress"));
+  CHECK_THAT(idx_error(dir / "missing.gz", 3), Contains("missing.gz: cannot open"));
+}
+
+TEST_CASE("fashion_mnist loads the four files, splits deterministically, and checks agreement", "[data][fashion]") {
+  for (bool gzip : {true, false}) {
+    const fs::path dir = temporary_directory(gzip ? "fashion-gz" : "fashion-plain");
+    write_fake_fashion(dir, 50, 20, gzip);
+    REQUIRE(datasets::fashion_mnist_available(dir.string()));
+    const auto data = datasets::fashion_mnist(dir.string(), 10);
+    CHECK(data.train.size() == 40);
+    CHECK(data.validation.size() == 10);
+    CHECK(data.test.size() == 20);
+    CHECK(data.train.item_shape() == Shape{1, 28, 28});
+    CHECK(data.validation.labels()[0] == 40 % 10);  // the LAST 10 training images
+    CHECK(data.train.scale() == Approx(1.0 / 255));
+    CHECK(data.validation.features()[0] == static_cast<std::uint8_t>((40 * 784 * 7) % 256));
+  }
+  const fs::path bad = temporary_directory("fashion-mismatch");
+  write_fake_fashion(bad, 50, 20, true);
+  auto labels = idx_bytes({49}, 49);
+  write_gzip(bad / "train-labels-idx1-ubyte.gz", labels);
+  CHECK_THROWS_WITH(datasets::fashion_mnist(bad.string()), Contains("has 50 images but") && Contains("has 49 labels"));
+  const fs::path empty = temporary_directory("fashion-empty");
+  CHECK_FALSE(datasets::fashion_mnist_available(empty.string()));
+  CHECK_THROWS_WITH(datasets::fashion_mnist(empty.string()), Contains("install Debian's dataset-fashion-mnist package"));
+  CHECK(datasets::fashion_mnist_classes[9] == std::string("Ankle boot"));
+}
+
+TEST_CASE("Dataset gathers batches converted and scaled, and slices", "[data][dataset]") {
+  Tensor<std::uint8_t> x(Shape{4, 1, 1, 2}, {0, 255, 10, 20, 30, 40, 50, 60});
+  const Dataset<std::uint8_t> data(x, Tensor<std::int32_t>(Shape{4}, {0, 1, 2, 3}), 1.0 / 255);
+  const std::size_t indices[] = {3, 0};
+  float out[4];
+  std::int32_t labels[2];
+  data.gather(indices, 2, out, labels);
+  CHECK(out[0] == Approx(50 / 255.0f));
+  CHECK(out[3] == Approx(1.0f));
+  CHECK(labels[0] == 3);
+  CHECK(labels[1] == 0);
+  const auto tail = data.slice(2, 4);
+  CHECK(tail.size() == 2);
+  CHECK(tail.labels()[0] == 2);
+  CHECK(tail.features()[0] == 30);
+  CHECK_THROWS_AS(data.slice(3, 5), ShapeError);
+}
+
+TEST_CASE("one_hot puts a 1 in each label's column", "[data][one_hot]") {
+  const Tensor<std::int32_t> labels(Shape{3}, {2, 0, 1});
+  const Tensor<float> rows = one_hot<float>(labels.view(), 3);
+  CHECK(std::vector<float>(rows.begin(), rows.end()) == std::vector<float>{0, 0, 1, 1, 0, 0, 0, 1, 0});
+  CHECK_THROWS_WITH(one_hot<float>(labels.view(), 2), "one_hot: label 2 of example 0 is outside [0, 2)");
+}

@@ -1,0 +1,90 @@
+// End-to-end tests on the real Fashion-MNIST (Debian's dataset-fashion-mnist). When the dataset is
+// not installed the program prints why and exits with 77, which CTest reports as skipped.
+#define CATCH_CONFIG_RUNNER
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+using namespace tinydl;
+namespace fs = std::filesystem;
+
+TEST_CASE("An MLP trained one epoch on 10,000 real images reaches 80% on the test set", "[dataset]") {
+  const auto data = datasets::fashion_mnist();
+  CHECK(data.train.size() == 54000);
+  CHECK(data.validation.size() == 6000);
+  CHECK(data.test.size() == 10000);
+  auto model = zoo::mlp<float>();
+  model.build(Shape{1, 28, 28}, 1);
+  model.compile(Adam<float>(1e-3));
+  FitOptions options;
+  options.epochs = 1;
+  options.batch_size = 64;
+  options.verbose = 0;
+  model.fit(data.train.slice(0, 10000), options);
+  const Evaluation test = model.evaluate(data.test);
+  INFO("test accuracy " << test.accuracy);
+  CHECK(test.accuracy >= 0.80);
+}
+
+#ifdef TINYDL_COMPARE_PROGRAM
+TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dataset][example]") {
+  const fs::path out = fs::temp_directory_path() / "tinydl-compare-quick";
+  fs::remove_all(out);
+  const std::string command = std::string(TINYDL_COMPARE_PROGRAM) + " --quick --out " + out.string() + " > " +
+                              (out.string() + ".log") + " 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  for (const char* file : {"summary.json", "summary.md", "report.html", "comparison.png"}) CHECK(fs::exists(out / file));
+  for (const char* model : {"mlp", "basic_cnn", "deeper_cnn"})
+    for (const char* file : {"history.csv", "best.safetensors", "confusion.png", "correct.png", "wrong.png", "curves.png"}) {
+      INFO(model << "/" << file);
+      CHECK(fs::file_size(out / model / file) > 100);
+    }
+  const auto summary = nlohmann::json::parse(std::string(io::read_file((out / "summary.json").string()).data(),
+                                                         fs::file_size(out / "summary.json")));
+  REQUIRE(summary["models"].size() == 3);
+  for (const auto& m : summary["models"]) {
+    for (const char* key : {"name", "params", "epochs_run", "best_epoch", "seconds_per_epoch", "train_seconds",
+                            "test_loss", "test_accuracy", "per_class"})
+      CHECK(m.contains(key));
+    CHECK(m["test_accuracy"].get<double>() > 0.7);
+  }
+  // The saved best model loads back and classifies like the report says.
+  auto best = load_model<float>((out / "basic_cnn" / "best.safetensors").string());
+  CHECK(best.parameter_count(true) == 225034);
+
+#ifdef TINYDL_PREDICT_PROGRAM
+  // predict: a test image by index, and the same image as a PNG file (4x larger, as a photo
+  // would be), give the same top class.
+  const auto test = datasets::fashion_mnist().test;
+  viz::Canvas canvas(112, 112);
+  canvas.draw_gray_image(0, 0, test.features().data(), 28, 28, 4);
+  canvas.save_png((out / "first.png").string());
+  const std::string model = (out / "basic_cnn" / "best.safetensors").string();
+  const std::string by_index = (out / "by_index.txt").string(), by_file = (out / "by_file.txt").string();
+  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 0 > " + by_index).c_str()) == 0);
+  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " " + (out / "first.png").string() + " > " +
+                       by_file).c_str()) == 0);
+  const auto index_text = io::read_file(by_index), file_text = io::read_file(by_file);
+  const std::string a(index_text.begin(), index_text.end()), b(file_text.begin(), file_text.end());
+  INFO(a << b);
+  CHECK(a.find("(true: Ankle boot)") != std::string::npos);
+  const auto top = [](const std::string& line) {
+    const auto start = line.find(":  ") + 3;
+    return line.substr(start, line.find(' ', start) - start);
+  };
+  CHECK(top(a) == top(b));
+  CHECK(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 10000 2> /dev/null").c_str()) != 0);
+#endif
+}
+#endif
+
+int main(int argc, char** argv) {
+  if (!datasets::fashion_mnist_available()) {
+    std::cout << "SKIPPED: Fashion-MNIST not found in " << datasets::fashion_mnist_dir()
+              << " (install Debian's dataset-fashion-mnist package, or set TINYDL_DATA)\n";
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
+}
