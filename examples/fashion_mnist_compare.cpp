@@ -34,7 +34,8 @@ const char* usage =
     "  --seed S           seed of the first run (default: 1)\n"
     "  --repeats K        train each model with K seeds and report mean +- std (default: 1)\n"
     "  --threads N        threads (default: OMP_NUM_THREADS or all cores)\n"
-    "  --init NAME        weight initialisation: he_normal (default) or torch_default (PyTorch's)\n"
+    "  --init NAME        initialisation of Dense and Conv2D layers: torch_default (PyTorch's, as the\n"
+    "                     reference study; default) or he_normal (tinydl's library default)\n"
     "  --quick            a first look: 6,000 training images, 2 epochs, under a minute\n"
     "  --help             this text\n";
 
@@ -45,7 +46,9 @@ struct Options {
   std::uint64_t seed = 1;
   int threads = 0;
   bool quick = false;
-  Initializer init = Initializer::he_normal;
+  // PyTorch's initialisation, so the models are the reference study's in every respect; measured
+  // on the MLP it is worth about 0.3 points of test accuracy over He normal (docs/fashion_mnist.md).
+  Initializer init = Initializer::torch_default;
 };
 
 std::size_t parse_count(const std::string& flag, const std::string& value) {

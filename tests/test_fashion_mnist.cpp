@@ -1,11 +1,10 @@
 // End-to-end tests on the real Fashion-MNIST (Debian's dataset-fashion-mnist). When the dataset is
-// not installed the program prints why and exits with 77, which CTest reports as skipped.
-#define CATCH_CONFIG_RUNNER
+// not installed the program prints why and exits with 77, which CTest reports as skipped
+// (dataset_main.cpp).
 #include "test_support.hpp"
 
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 
 using namespace tinydl;
 namespace fs = std::filesystem;
@@ -79,12 +78,3 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
 #endif
 }
 #endif
-
-int main(int argc, char** argv) {
-  if (!datasets::fashion_mnist_available()) {
-    std::cout << "SKIPPED: Fashion-MNIST not found in " << datasets::fashion_mnist_dir()
-              << " (install Debian's dataset-fashion-mnist package, or set TINYDL_DATA)\n";
-    return 77;
-  }
-  return Catch::Session().run(argc, argv);
-}

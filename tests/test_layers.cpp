@@ -386,6 +386,24 @@ TEST_CASE("Initial weights are He-normal, zero bias, and depend only on the seed
   for (double w : wa) squares += w * w;
   CHECK(squares / wa.size() == Approx(2.0 / 400).epsilon(0.02));  // var = 2 / fan_in
   for (double v : test::param(a, "bias").value) CHECK(v == 0.0);
+
+  // PyTorch's default: weight and bias uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  Conv2D<double> torch_like(16, 3, 1, Padding::valid(), true, Initializer::torch_default);
+  build(torch_like, Shape{1, 4, 8, 8});
+  const double bound = 1 / std::sqrt(36.0);
+  for (const char* name : {"weight", "bias"}) {
+    const auto v = test::param(torch_like, name).value;
+    double lo = 1, hi = -1, sum_sq = 0;
+    for (double w : v) {
+      lo = std::min(lo, w);
+      hi = std::max(hi, w);
+      sum_sq += w * w;
+    }
+    CHECK(lo >= -bound);
+    CHECK(hi < bound);
+    CHECK(hi - lo > bound);  // spread over the interval, not zero
+    if (std::string(name) == "weight") CHECK(sum_sq / v.size() == Approx(bound * bound / 3).epsilon(0.1));
+  }
 }
 
 TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][config]") {
