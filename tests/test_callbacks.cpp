@@ -54,13 +54,6 @@ std::size_t play(Callback<float>& callback, Sequential<float>& model, const std:
   return epoch;
 }
 
-fs::path temporary_directory(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tinydl-callbacks-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 Dataset<float> tiny_data(std::size_t n, float fill = 0.5f) {
   Tensor<float> x(Shape{n, 1, 2, 2}, fill);
   Tensor<std::int32_t> y(Shape{n});
@@ -120,7 +113,7 @@ TEST_CASE("EarlyStopping ends a real fit early and History says why", "[callback
 }
 
 TEST_CASE("ModelCheckpoint keeps only the best weights", "[callbacks][checkpoint]") {
-  const fs::path dir = temporary_directory("best");
+  const fs::path dir = test::temporary_directory("callbacks-best");
   const std::string path = (dir / "best.safetensors").string();
   auto model = tiny_model();
   ModelCheckpoint<float> checkpoint(path);
@@ -138,7 +131,7 @@ TEST_CASE("ModelCheckpoint keeps only the best weights", "[callbacks][checkpoint
 }
 
 TEST_CASE("A save that fails part-way (disk full) leaves the previous checkpoint intact", "[callbacks][checkpoint]") {
-  const fs::path dir = temporary_directory("failure");
+  const fs::path dir = test::temporary_directory("callbacks-failure");
   const std::string path = (dir / "best.safetensors").string();
   auto model = tiny_model();
   ModelCheckpoint<float> checkpoint(path);
@@ -187,7 +180,7 @@ TEST_CASE("TerminateOnNaN stops on the first NaN loss with a clear message", "[c
 }
 
 TEST_CASE("CSVLogger writes a header and one row per epoch as it goes", "[callbacks][csv]") {
-  const fs::path path = temporary_directory("csv") / "log.csv";
+  const fs::path path = test::temporary_directory("callbacks-csv") / "log.csv";
   auto model = tiny_model();
   CSVLogger<float> log(path.string());
   LambdaCallback<float> check_rows;

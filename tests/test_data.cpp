@@ -13,13 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temporary_directory(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tinydl-data-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 /// The bytes of an IDX file of unsigned bytes with these dimensions; data = (i * 7) mod 256.
 std::vector<char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes, unsigned char type = 0x08) {
   std::vector<char> bytes{0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
@@ -67,7 +60,7 @@ void write_fake_fashion(const fs::path& dir, std::size_t n_train, std::size_t n_
 }  // namespace
 
 TEST_CASE("IDX files are read the same plain and gzipped", "[data][idx]") {
-  const fs::path dir = temporary_directory("idx");
+  const fs::path dir = test::temporary_directory("data-idx");
   const auto bytes = idx_bytes({3, 4, 5}, 60);
   write_plain(dir / "images", bytes);
   write_gzip(dir / "images.gz", bytes);
@@ -84,7 +77,7 @@ TEST_CASE("IDX files are read the same plain and gzipped", "[data][idx]") {
 }
 
 TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte", "[data][idx][errors]") {
-  const fs::path dir = temporary_directory("corrupt");
+  const fs::path dir = test::temporary_directory("data-corrupt");
   auto check_error = [&](const std::string& name, const std::vector<char>& bytes, std::size_t rank,
                          const std::string& expected) {
     for (bool gzip : {false, true}) {
@@ -115,7 +108,7 @@ TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte"
 
 TEST_CASE("fashion_mnist loads the four files, splits deterministically, and checks agreement", "[data][fashion]") {
   for (bool gzip : {true, false}) {
-    const fs::path dir = temporary_directory(gzip ? "fashion-gz" : "fashion-plain");
+    const fs::path dir = test::temporary_directory(gzip ? "data-fashion-gz" : "data-fashion-plain");
     write_fake_fashion(dir, 50, 20, gzip);
     REQUIRE(datasets::fashion_mnist_available(dir.string()));
     const auto data = datasets::fashion_mnist(dir.string(), 10);
@@ -127,12 +120,12 @@ TEST_CASE("fashion_mnist loads the four files, splits deterministically, and che
     CHECK(data.train.scale() == Approx(1.0 / 255));
     CHECK(data.validation.features()[0] == static_cast<std::uint8_t>((40 * 784 * 7) % 256));
   }
-  const fs::path bad = temporary_directory("fashion-mismatch");
+  const fs::path bad = test::temporary_directory("data-fashion-mismatch");
   write_fake_fashion(bad, 50, 20, true);
   auto labels = idx_bytes({49}, 49);
   write_gzip(bad / "train-labels-idx1-ubyte.gz", labels);
   CHECK_THROWS_WITH(datasets::fashion_mnist(bad.string()), Contains("has 50 images but") && Contains("has 49 labels"));
-  const fs::path empty = temporary_directory("fashion-empty");
+  const fs::path empty = test::temporary_directory("data-fashion-empty");
   CHECK_FALSE(datasets::fashion_mnist_available(empty.string()));
   CHECK_THROWS_WITH(datasets::fashion_mnist(empty.string()), Contains("install Debian's dataset-fashion-mnist package"));
   CHECK(datasets::fashion_mnist_classes[9] == std::string("Ankle boot"));

@@ -29,14 +29,6 @@ std::string parse_error(std::vector<char> bytes) {
   return "no error";
 }
 
-/// A fresh, empty directory under the system temporary directory.
-fs::path temporary_directory(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tinydl-test-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 }  // namespace
 
 TEST_CASE("safetensors round trip keeps names, dtypes, shapes, values and metadata", "[io][safetensors]") {
@@ -51,7 +43,7 @@ TEST_CASE("safetensors round trip keeps names, dtypes, shapes, values and metada
   writer.add_raw("num_batches_tracked", io::Dtype::I64, {}, &scalar, sizeof scalar);
   writer.set_metadata("format", "pt");
 
-  const fs::path path = temporary_directory("roundtrip") / "file.safetensors";
+  const fs::path path = test::temporary_directory("io-roundtrip") / "file.safetensors";
   writer.write(path.string());
   const auto file = io::SafetensorsFile::load(path.string());
   CHECK(file.metadata().at("format") == "pt");
@@ -164,7 +156,7 @@ TEST_CASE("The writer refuses duplicate names and wrong byte counts", "[io][safe
 }
 
 TEST_CASE("Atomic writes replace the file whole and leave no temporary behind", "[io][file]") {
-  const fs::path dir = temporary_directory("atomic");
+  const fs::path dir = test::temporary_directory("io-atomic");
   const std::string path = (dir / "best.safetensors").string();
   io::write_file_atomically(path, std::vector<char>{'o', 'l', 'd'});
   io::write_file_atomically(path, std::vector<char>{'n', 'e', 'w', '!'});

@@ -106,13 +106,6 @@ std::vector<float> flat_weights(const Sequential<float>& model) {
   return all;
 }
 
-fs::path temporary_directory(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tinydl-model-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 double max_abs(const Tensor<double>& t) {
   double m = 0;
   for (double v : t) m = std::max(m, std::abs(v));
@@ -301,7 +294,7 @@ TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-s
   auto model = small_cnn();
   const auto data = squares(64, 7);
   model.fit(data, quiet(1, 16));
-  const fs::path path = temporary_directory("save") / "model.safetensors";
+  const fs::path path = test::temporary_directory("model-save") / "model.safetensors";
   model.save(path.string());
 
   const auto file = io::SafetensorsFile::load(path.string());
@@ -326,7 +319,7 @@ TEST_CASE("Resuming from a saved training state gives the weights of uninterrupt
   auto straight = small_cnn();
   straight.fit(data, quiet(3, 32, 9));
 
-  const fs::path path = temporary_directory("resume") / "state.safetensors";
+  const fs::path path = test::temporary_directory("model-resume") / "state.safetensors";
   {
     auto first = small_cnn();
     first.fit(data, quiet(2, 32, 9));
@@ -350,7 +343,7 @@ TEST_CASE("Resuming from a saved training state gives the weights of uninterrupt
 TEST_CASE("Bad weight files give clear errors and leave the model unchanged", "[model][io][errors]") {
   auto model = small_cnn();
   const std::vector<float> before = flat_weights(model);
-  const fs::path dir = temporary_directory("bad");
+  const fs::path dir = test::temporary_directory("model-bad");
 
   auto mlp = zoo::mlp<float>();
   mlp.build(Shape{1, 28, 28});
@@ -436,7 +429,7 @@ TEST_CASE("The study's models are saved for PyTorch with their eval logits", "[m
   // TINYDL_EXPORT_DIR (or a temporary directory); the CTest "pytorch: ..." then has PyTorch load
   // them with strict=True and compare logits (scripts/load_in_pytorch.py).
   const char* env = std::getenv("TINYDL_EXPORT_DIR");
-  const fs::path dir = env ? fs::path(env) : temporary_directory("export");
+  const fs::path dir = env ? fs::path(env) : test::temporary_directory("model-export");
   fs::create_directories(dir);
   const Tensor<float> x = test::golden("model_mlp").read_as<float>("x");
   for (const std::string name : {"mlp", "basic_cnn", "deeper_cnn"}) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@ namespace test {
 /// A file of tests/golden (PyTorch reference values, see tests/golden/README.md).
 inline tinydl::io::SafetensorsFile golden(const std::string& name) {
   return tinydl::io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/golden/" + name + ".safetensors");
+}
+
+/// A fresh, empty directory "tinydl-<name>" under the system's temporary directory. Test programs
+/// run in parallel, so each passes a name of its own (prefixed with its area).
+inline std::filesystem::path temporary_directory(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("tinydl-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 /// The tolerance of PyTorch parity for scalar type T: relative error 1e-9 in double, 1e-4 in float.

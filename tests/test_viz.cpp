@@ -15,13 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temporary_directory(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tinydl-viz-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 struct Decoded {
   int width = 0, height = 0;
   std::vector<unsigned char> rgb;
@@ -50,7 +43,7 @@ TEST_CASE("A canvas saved as PNG reads back with its size and pixels", "[viz][pn
   canvas.fill_rect(5, 5, 10, 4, viz::colors::red);
   canvas.set(39, 29, viz::Color{1, 2, 3});
   canvas.set(100, 100, viz::colors::black);  // clipped, not a crash
-  const fs::path path = temporary_directory("png") / "canvas.png";
+  const fs::path path = test::temporary_directory("viz-png") / "canvas.png";
   canvas.save_png(path.string());
   const Decoded d = read_png(path);
   CHECK(d.width == 40);
@@ -80,7 +73,7 @@ TEST_CASE("Text is drawn at its measured size, at 2x scale for legibility", "[vi
 }
 
 TEST_CASE("Figures draw image grids, heat maps and charts that read back as PNG", "[viz][figures]") {
-  const fs::path dir = temporary_directory("figures");
+  const fs::path dir = test::temporary_directory("viz-figures");
   std::vector<std::uint8_t> image(28 * 28);
   for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<std::uint8_t>(i % 256);
   std::vector<viz::Tile> tiles(7, viz::Tile{image.data(), {"true: Shirt", "pred: Coat", "confidence 91.2%"}, viz::colors::red});
@@ -119,7 +112,7 @@ TEST_CASE("The HTML report escapes text and references its figures", "[viz][html
   CHECK_THAT(html, Contains("<th scope=\"row\">mlp</th><td>88%</td>"));
   CHECK_THAT(html, Contains("<img src=\"mlp/curves.png\" alt=\"curves &quot;quoted&quot;\">"));
   CHECK(html.find("<script") == std::string::npos);
-  const fs::path path = temporary_directory("html") / "report.html";
+  const fs::path path = test::temporary_directory("viz-html") / "report.html";
   report.write(path.string());
   CHECK(fs::file_size(path) == html.size());
 }

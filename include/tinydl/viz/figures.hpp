@@ -112,6 +112,19 @@ inline std::string format_tick(double v, double step) {
   return buffer;
 }
 
+/// Horizontal grid lines from `low` to `high` every `step`, labelled on the left of `left`;
+/// `to_row` maps a value to its pixel row.
+template <typename ToRow>
+void draw_value_grid(Canvas& canvas, int left, int right, double low, double high, double step, ToRow&& to_row) {
+  const int text = Canvas::text_height();
+  for (double v = low; v <= high + step / 2; v += step) {
+    const int row = static_cast<int>(std::lround(to_row(v)));
+    canvas.draw_line(left, row, right, row, colors::light_gray);
+    const std::string label = format_tick(v, step);
+    canvas.draw_text(left - 8 - Canvas::text_width(label), row - text / 2, label, colors::black);
+  }
+}
+
 }  // namespace detail
 
 /// Draws a line chart with axes, ticks, labels and a legend into the rectangle (x, y, w, h).
@@ -141,12 +154,7 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
   auto py = [&](double v) { return bottom - (v - y_min) / (y_max - y_min) * (bottom - top); };
 
   canvas.draw_text(x + 10, y + 6, title, colors::black, 3);
-  for (double v = y_min; v <= y_max + y_step / 2; v += y_step) {
-    const int row = static_cast<int>(std::lround(py(v)));
-    canvas.draw_line(left, row, right, row, colors::light_gray);
-    const std::string label = detail::format_tick(v, y_step);
-    canvas.draw_text(left - 8 - Canvas::text_width(label), row - text / 2, label, colors::black);
-  }
+  detail::draw_value_grid(canvas, left, right, y_min, y_max, y_step, py);
   for (double v = std::ceil(x_min / x_step) * x_step; v <= x_max + 1e-9; v += x_step) {
     const int column = static_cast<int>(std::lround(px(v)));
     canvas.draw_line(column, bottom, column, bottom + 5, colors::black);
@@ -218,12 +226,7 @@ inline void plot_bars(Canvas& canvas, int x, int y, int w, int h, const std::str
   const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 3 * text + 30, bottom = y + h - 2 * text - 20;
   auto py = [&](double v) { return bottom - (v - floor) / (ceiling - floor) * (bottom - top); };
   canvas.draw_text(x + 10, y + 6, title, colors::black, 3);
-  for (double v = floor; v <= ceiling + step / 2; v += step) {
-    const int row = static_cast<int>(std::lround(py(v)));
-    canvas.draw_line(left, row, right, row, colors::light_gray);
-    const std::string label = detail::format_tick(v, step);
-    canvas.draw_text(left - 8 - Canvas::text_width(label), row - text / 2, label, colors::black);
-  }
+  detail::draw_value_grid(canvas, left, right, floor, ceiling, step, py);
   canvas.draw_text(x + 10, top - text - 8, value_label, colors::black);
   const int slot = (right - left) / std::max<int>(1, static_cast<int>(bars.size()));
   for (std::size_t i = 0; i < bars.size(); ++i) {
