@@ -32,4 +32,16 @@ void softmax_rows(std::size_t rows, std::size_t cols, const T* x, T* y) {
   }
 }
 
+/// Backward of row-wise softmax: dx_j = y_j * (dy_j - sum_k dy_k y_k) for each of `rows` rows,
+/// from the forward output y. `dx` may alias `dy`.
+template <typename T>
+void softmax_backward_rows(std::size_t rows, std::size_t cols, const T* y, const T* dy, T* dx) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T *yr = y + r * cols, *dyr = dy + r * cols;
+    T dot = T(0);
+    for (std::size_t j = 0; j < cols; ++j) dot += dyr[j] * yr[j];
+    for (std::size_t j = 0; j < cols; ++j) dx[r * cols + j] = yr[j] * (dyr[j] - dot);
+  }
+}
+
 }  // namespace tinydl::kernels

@@ -32,13 +32,7 @@ public:
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
     this->check_backward_shapes(x, y, dy, dx);
     if (!dx.data()) return;
-    const std::size_t rows = y.shape()[0], cols = y.shape()[1];
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T *yr = y.data() + r * cols, *dyr = dy.data() + r * cols;
-      T dot = T(0);
-      for (std::size_t j = 0; j < cols; ++j) dot += dyr[j] * yr[j];
-      for (std::size_t j = 0; j < cols; ++j) dx[r * cols + j] = yr[j] * (dyr[j] - dot);
-    }
+    kernels::softmax_backward_rows(y.shape()[0], y.shape()[1], y.data(), dy.data(), dx.data());
   }
 
   nlohmann::json config() const override { return nlohmann::json::object(); }

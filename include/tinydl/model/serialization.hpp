@@ -180,17 +180,26 @@ void Sequential<T>::load_training_state(const std::string& path) {
     }
     ++k;
   }
-  const auto steps = training["dropout_steps"].get<std::vector<std::uint64_t>>();
+  std::vector<std::uint64_t> steps;
+  std::uint64_t iterations = 0;
+  std::size_t epochs_completed = 0;
+  try {
+    steps = training["dropout_steps"].get<std::vector<std::uint64_t>>();
+    iterations = training["iterations"].get<std::uint64_t>();
+    epochs_completed = training["epochs_completed"].get<std::size_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + ": malformed tinydl.training metadata: " + e.what());
+  }
   check<IoError>(steps.size() == dropout_steps().size(), path, ": ", steps.size(), " dropout steps for ",
                  dropout_steps().size(), " Dropout layers");
 
   detail::copy_parameters(file, "", named_parameters());
   opt.initialize_state(params_);
-  std::size_t key = 0;
   for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
-    for (std::size_t k = 0; k < trainable; ++k) file.read_into(slot_keys[key++], opt.slot(s, k).view());
-  opt.set_iterations(training["iterations"].get<std::uint64_t>());
-  epochs_completed_ = training["epochs_completed"].get<std::size_t>();
+    for (std::size_t index = 0; index < trainable; ++index)
+      file.read_into(slot_keys[s * trainable + index], opt.slot(s, index).view());
+  opt.set_iterations(iterations);
+  epochs_completed_ = epochs_completed;
   set_dropout_steps(steps);
 }
 
