@@ -37,6 +37,8 @@ const char* usage =
     "  --init NAME        initialisation of Dense and Conv2D layers: torch_default (PyTorch's, as the\n"
     "                     reference study; default) or he_normal (tinydl's library default)\n"
     "  --quick            a first look: 6,000 training images, 2 epochs, under a minute\n"
+    "  --profile          time every layer's forward and backward pass; print where each step's time\n"
+    "                     goes and write profile.txt in the model's folder\n"
     "  --help             this text\n";
 
 struct Options {
@@ -45,7 +47,7 @@ struct Options {
   std::size_t epochs = 30, batch_size = 64, repeats = 1;
   std::uint64_t seed = 1;
   int threads = 0;
-  bool quick = false;
+  bool quick = false, profile = false;
   // PyTorch's initialisation, so the models are the reference study's in every respect; measured
   // on the MLP it is worth about 0.3 points of test accuracy over He normal (docs/fashion_mnist.md).
   Initializer init = Initializer::torch_default;
@@ -99,6 +101,8 @@ Options parse(int argc, char** argv) {
       o.init = initializer_from_name(value());
     } else if (flag == "--quick") {
       o.quick = true;
+    } else if (flag == "--profile") {
+      o.profile = true;
     } else {
       throw ConfigError("unknown option '" + flag + "' (see --help)");
     }
@@ -186,7 +190,13 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
 
   Run run;
   run.seed = seed;
+  model.set_profiling(o.profile);
   run.history = model.fit(data.train, data.validation, options, {&early_stopping, &checkpoint, &log});
+  if (o.profile) {
+    const std::string table = model.profile().table();
+    std::printf("\nProfile of %s's training steps (batch %zu):\n%s", name.c_str(), o.batch_size, table.c_str());
+    io::write_file_atomically((dir / ("profile" + suffix + ".txt")).string(), table.data(), table.size());
+  }
   run.epochs_run = run.history.size();
   run.best_epoch = static_cast<std::size_t>(early_stopping.best_epoch() + 1);
   for (const auto& e : run.history.epochs) run.train_seconds += e.seconds;

@@ -262,6 +262,35 @@ TEST_CASE("Training is bit-identical for the same seed with 1 and 2 threads", "[
   CHECK(flat_weights(other) != weights[0]);
 }
 
+TEST_CASE("The profiler times every layer of the training steps, and only when asked", "[model][profile]") {
+  auto model = small_cnn();
+  const auto data = squares(64, 7);
+  model.fit(data, quiet(1, 32));
+  model.set_profiling(true);
+  CHECK(model.profile().steps == 0);  // nothing is timed before profiling starts
+  model.fit(data, quiet(2, 32));
+  const TrainingProfile& profile = model.profile();
+  CHECK(profile.steps == 4);
+  REQUIRE(profile.layers.size() == model.size());
+  for (const auto& layer : profile.layers) {
+    CHECK(layer.forward > 0);
+    CHECK(layer.backward > 0);
+  }
+  CHECK(profile.optimizer > 0);
+  CHECK(profile.step_seconds() > profile.optimizer);
+  const std::string table = profile.table();
+  CHECK_THAT(table, Contains(model.layer(0).name() + " (Conv2D)"));
+  CHECK_THAT(table, Contains("over 4 steps"));
+  // Turned off, the times stop growing; reset clears them.
+  model.set_profiling(false);
+  const double before = profile.step_seconds();
+  model.fit(data, quiet(1, 32));
+  CHECK(model.profile().step_seconds() == before);
+  model.profile().reset();
+  CHECK(model.profile().step_seconds() == 0);
+  CHECK(model.profile().steps == 0);
+}
+
 TEST_CASE("A training step allocates nothing once memory is planned", "[model][memory]") {
   if (!TINYDL_COUNT_ALLOCATIONS) {
     WARN("skipped: allocations cannot be counted under AddressSanitizer");

@@ -1,5 +1,8 @@
 // Tests of include/tinydl/optim: Adam and AdamW against PyTorch, SGD against hand-computed steps,
 // learning-rate changes and misuse.
+#include <cmath>
+#include <memory>
+
 #include "test_support.hpp"
 
 using namespace tinydl;
@@ -45,6 +48,53 @@ TEST_CASE("Adam's first step moves every parameter by about lr against its gradi
   CHECK(value[0] == Approx(0.9).epsilon(1e-7));
   CHECK(value[1] == Approx(2.1).epsilon(1e-7));
   CHECK(value[2] == Approx(-3.1).epsilon(1e-5));
+}
+
+TEST_CASE("Adam's vectorised, threaded update matches the formula in double on long tensors", "[optim]") {
+  // 100,003 elements: several vector widths, a scalar tail, and enough work for every thread.
+  const std::size_t n = 100003;
+  for (const bool decoupled : {false, true}) {
+    INFO((decoupled ? "AdamW" : "Adam"));
+    Tensor<float> value = test::random_tensor<float>(Shape{n}, 1), grad = test::random_tensor<float>(Shape{n}, 2);
+    std::vector<double> p(value.begin(), value.end()), m(n, 0.0), v(n, 0.0);
+    const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
+    std::unique_ptr<Optimizer<float>> optimizer;
+    if (decoupled) optimizer = std::make_unique<AdamW<float>>(lr, b1, b2, eps, wd);
+    else optimizer = std::make_unique<Adam<float>>(lr, b1, b2, eps, wd);
+    for (int t = 1; t <= 3; ++t) {
+      optimizer->step({{"w", value.view(), grad.view()}});
+      for (std::size_t i = 0; i < n; ++i) {
+        double g = grad[i];
+        if (decoupled) p[i] *= 1 - lr * wd;
+        else g += wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        p[i] -= lr / (1 - std::pow(b1, t)) * m[i] / (std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, t)) + eps);
+      }
+    }
+    double worst = 0;
+    // Parameters are O(1) and move by O(lr) per step: a few float roundings of 1 is the bound.
+    for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(value[i] - p[i]) / (1 + std::abs(p[i])));
+    CHECK(worst < 1e-6);
+  }
+}
+
+TEST_CASE("Optimizer updates do not depend on the thread count", "[optim][determinism]") {
+  const std::size_t n = 200001;
+  std::vector<float> results[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Tensor<float> value = test::random_tensor<float>(Shape{n}, 3), grad = test::random_tensor<float>(Shape{n}, 4);
+    Adam<float> adam(1e-3);
+    SGD<float> sgd(1e-2, 0.9, true, 1e-4);
+    for (int t = 0; t < 2; ++t) {
+      adam.step({{"w", value.view(), grad.view()}});
+      sgd.step({{"w", value.view(), grad.view()}});
+    }
+    results[threads - 1].assign(value.begin(), value.end());
+  }
+  set_num_threads(2);
+  CHECK(results[0] == results[1]);
 }
 
 TEST_CASE("SGD, momentum and Nesterov follow their update rules", "[optim]") {

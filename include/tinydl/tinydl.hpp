@@ -22,6 +22,7 @@
 #include "tinydl/kernels/batchnorm.hpp"
 #include "tinydl/kernels/dropout.hpp"
 #include "tinydl/kernels/softmax.hpp"
+#include "tinydl/kernels/optimizer_updates.hpp"
 
 #include "tinydl/layers/activations.hpp"
 #include "tinydl/layers/batchnorm.hpp"
@@ -48,6 +49,7 @@
 
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
+#include "tinydl/model/profile.hpp"
 #include "tinydl/model/sequential.hpp"
 #include "tinydl/model/serialization.hpp"
 #include "tinydl/model/zoo.hpp"

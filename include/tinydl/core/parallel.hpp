@@ -3,6 +3,7 @@
 /// The thread count of tinydl's OpenMP loops. Without OpenMP everything runs serially and these
 /// functions report one thread. The default is OpenMP's: `OMP_NUM_THREADS`, else the core count.
 
+#include <algorithm>
 #include <cstddef>
 
 #include "tinydl/core/error.hpp"
@@ -48,6 +49,29 @@ void parallel_for(std::size_t n, Body&& body) {
   const long count = static_cast<long>(n);
 #pragma omp parallel for schedule(static) if (n > 1 && num_threads() > 1)
   for (long i = 0; i < count; ++i) body(static_cast<std::size_t>(i), thread_index());
+}
+
+/// Elements below which an elementwise loop runs on one thread: starting a parallel region costs
+/// a few microseconds, about what one core needs for this many simple float operations.
+inline constexpr std::size_t parallel_grain = std::size_t{1} << 15;
+
+/// Calls body(begin, end) on contiguous ranges covering [0, n): one range per thread when n is at
+/// least `grain` per thread, else the whole range on the calling thread. For elementwise loops,
+/// whose results do not depend on how the range is split. The body must not throw.
+template <typename Body>
+void parallel_ranges(std::size_t n, Body&& body, std::size_t grain = parallel_grain) {
+  const std::size_t threads = static_cast<std::size_t>(num_threads());
+  const std::size_t parts = std::min(threads, n / std::max<std::size_t>(grain, 1));
+  if (parts <= 1) {
+    if (n) body(std::size_t{0}, n);
+    return;
+  }
+  const long count = static_cast<long>(parts);
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+  for (long part = 0; part < count; ++part) {
+    const std::size_t i = static_cast<std::size_t>(part);
+    body(n * i / parts, n * (i + 1) / parts);
+  }
 }
 
 /// True when this build has OpenMP.

@@ -44,6 +44,12 @@ struct Simd<float> {
   static Reg set1(float x) { return _mm512_set1_ps(x); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
+  // The zero-masked forms: GCC 12 warns (falsely) about the undefined source of the plain ones.
+  static Reg sqrt(Reg a) { return _mm512_maskz_sqrt_ps(0xFFFF, a); }
+  static Reg max(Reg a, Reg b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
 };
 template <>
 struct Simd<double> {
@@ -56,6 +62,11 @@ struct Simd<double> {
   static Reg set1(double x) { return _mm512_set1_pd(x); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_pd(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm512_div_pd(a, b); }
+  static Reg sqrt(Reg a) { return _mm512_maskz_sqrt_pd(0xFF, a); }
+  static Reg max(Reg a, Reg b) { return _mm512_maskz_max_pd(0xFF, a, b); }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 template <>
@@ -69,6 +80,11 @@ struct Simd<float> {
   static Reg set1(float x) { return _mm256_set1_ps(x); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
+  static Reg sqrt(Reg a) { return _mm256_sqrt_ps(a); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
 };
 template <>
 struct Simd<double> {
@@ -81,6 +97,11 @@ struct Simd<double> {
   static Reg set1(double x) { return _mm256_set1_pd(x); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_pd(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_pd(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm256_div_pd(a, b); }
+  static Reg sqrt(Reg a) { return _mm256_sqrt_pd(a); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_pd(a, b); }
 };
 #endif
 

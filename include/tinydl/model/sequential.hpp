@@ -43,6 +43,7 @@
 #include "tinydl/losses/softmax_cross_entropy.hpp"
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
+#include "tinydl/model/profile.hpp"
 #include "tinydl/optim/optimizer.hpp"
 
 namespace tinydl {
@@ -236,9 +237,13 @@ public:
     const std::size_t n = check_batch(x.shape());
     input_ = x;
     TensorView<const T> in = x;
+    const bool timed = profiling_ && mode == Mode::train;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       TensorView<T> out = activation(i + 1, n);
-      layers_[i]->forward(in, out, mode);
+      {
+        detail::ProfileTimer timer(timed ? &profile_.layers[i].forward : nullptr);
+        layers_[i]->forward(in, out, mode);
+      }
       in = out;
     }
     return in;
@@ -254,19 +259,31 @@ public:
   /// those of the mean loss of this batch. Returns the loss and accuracy; takes no optimizer step.
   template <typename Label>
   BatchResult compute_gradients(TensorView<const T> x, TensorView<Label> labels) {
-    for (const auto& p : params_)
-      if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), T(0));
+    {
+      detail::ProfileTimer timer(timer_sink(&TrainingProfile::zero_grad));
+      for (const auto& p : params_)
+        if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), T(0));
+    }
     const TensorView<const T> logits = forward(x, Mode::train);
     const std::size_t n = logits.shape()[0];
     TensorView<T> dy(gradients_[0].data(), logits.shape());
-    const double loss = loss_(logits, labels, dy);
+    double loss = 0, accuracy = 0;
+    {
+      detail::ProfileTimer timer(timer_sink(&TrainingProfile::loss));
+      loss = loss_(logits, labels, dy);
+      accuracy = accuracy_of(logits, labels);
+    }
     for (std::size_t i = layers_.size(); i-- > 0;) {
       const TensorView<const T> in = i == 0 ? input_ : TensorView<const T>(activation(i, n));
       TensorView<T> dx = i == 0 ? TensorView<T>() : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
-      layers_[i]->backward(in, activation(i + 1, n), dy, dx);
+      {
+        detail::ProfileTimer timer(profiling_ ? &profile_.layers[i].backward : nullptr);
+        layers_[i]->backward(in, activation(i + 1, n), dy, dx);
+      }
       dy = dx;
     }
-    return {loss, accuracy_of(logits, labels)};
+    profile_.steps += profiling_;
+    return {loss, accuracy};
   }
 
   /// One training step on a batch: gradients, then one optimizer step.
@@ -274,6 +291,7 @@ public:
   BatchResult train_on_batch(TensorView<const T> x, TensorView<Label> labels) {
     Optimizer<T>& opt = optimizer();
     const BatchResult result = compute_gradients(x, labels);
+    detail::ProfileTimer timer(timer_sink(&TrainingProfile::optimizer));
     opt.step(params_);
     return result;
   }
@@ -409,7 +427,26 @@ public:
     check<ConfigError>(k == steps.size(), "set_dropout_steps: ", steps.size(), " steps for ", k, " Dropout layers");
   }
 
+  // ---- profiling ----------------------------------------------------------------------------------
+
+  /// Turns per-layer timing of training steps on or off (off by default). Timing adds two clock
+  /// reads per layer call; the times add up until `profile().reset()`.
+  void set_profiling(bool on) {
+    require_built();
+    if (profile_.layers.size() != layers_.size()) {
+      profile_.layers.clear();
+      for (const auto& layer : layers_) profile_.layers.push_back({layer->name() + " (" + layer->type() + ")"});
+    }
+    profiling_ = on;
+  }
+  bool profiling() const { return profiling_; }
+  /// Where the training steps' time went since profiling started (or the last reset).
+  const TrainingProfile& profile() const { return profile_; }
+  TrainingProfile& profile() { return profile_; }
+
 private:
+  double* timer_sink(double TrainingProfile::*part) { return profiling_ ? &(profile_.*part) : nullptr; }
+
   const Sequential& require_built() const {
     check<ConfigError>(built(), "Sequential: build(input_shape) the model first");
     return *this;
@@ -562,7 +599,10 @@ private:
       for (std::size_t batch = 0; batch < batches && !stop_requested_; ++batch) {
         const std::size_t first = batch * options.batch_size;
         const std::size_t n = std::min(options.batch_size, train_count - first);
-        train.gather(order.data() + first, n, activations_[0].data(), labels_.data());
+        {
+          detail::ProfileTimer timer(timer_sink(&TrainingProfile::data));
+          train.gather(order.data() + first, n, activations_[0].data(), labels_.data());
+        }
         const BatchResult result = train_on_batch(activation(0, n), labels_.slice(0, n));
         loss_sum += result.loss * n;
         correct += result.accuracy * n;
@@ -573,6 +613,7 @@ private:
       logs.loss = loss_sum / seen;
       logs.accuracy = correct / seen;
       if (validation && !stop_requested_) {
+        detail::ProfileTimer timer(timer_sink(&TrainingProfile::evaluation));
         const Evaluation v = evaluate_range(*validation, validation_first, validation_count, options.batch_size);
         logs.val_loss = v.loss;
         logs.val_accuracy = v.accuracy;
@@ -604,6 +645,9 @@ private:
   bool stop_requested_ = false;
   std::string stop_reason_;
   std::size_t epochs_completed_ = 0;
+
+  bool profiling_ = false;
+  TrainingProfile profile_;
 };
 
 }  // namespace tinydl

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <string>
 
+#include "tinydl/kernels/optimizer_updates.hpp"
 #include "tinydl/optim/optimizer.hpp"
 
 namespace tinydl {
@@ -39,21 +40,16 @@ protected:
   }
 
   void update(std::size_t index, TensorView<T> p, TensorView<const T> g) override {
-    T* m = this->slot_data(0, index);
-    T* v = this->slot_data(1, index);
     const double t = static_cast<double>(this->iterations()), lr = this->learning_rate();
-    const T step_size = static_cast<T>(lr / (1 - std::pow(beta1_, t)));
-    const T correction2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(beta2_, t)));
-    const T b1 = static_cast<T>(beta1_), b2 = static_cast<T>(beta2_), eps = static_cast<T>(eps_);
-    const T decay = static_cast<T>(weight_decay_), shrink = static_cast<T>(1 - lr * weight_decay_);
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      T grad = g[i];
-      if (decoupled_) p[i] *= shrink;
-      else grad += decay * p[i];
-      m[i] = b1 * m[i] + (T(1) - b1) * grad;
-      v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
-      p[i] -= step_size * m[i] / (std::sqrt(v[i]) / correction2_sqrt + eps);
-    }
+    kernels::AdamStep<T> step;
+    step.beta1 = static_cast<T>(beta1_);
+    step.beta2 = static_cast<T>(beta2_);
+    step.eps = static_cast<T>(eps_);
+    step.step_size = static_cast<T>(lr / (1 - std::pow(beta1_, t)));
+    step.correction2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(beta2_, t)));
+    step.decay = decoupled_ ? T(0) : static_cast<T>(weight_decay_);
+    step.shrink = decoupled_ ? static_cast<T>(1 - lr * weight_decay_) : T(1);
+    kernels::adam_update(p.size(), step, p.data(), g.data(), this->slot_data(0, index), this->slot_data(1, index));
   }
 
 private:

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "tinydl/kernels/optimizer_updates.hpp"
 #include "tinydl/optim/optimizer.hpp"
 
 namespace tinydl {
@@ -32,17 +33,8 @@ public:
 
 protected:
   void update(std::size_t index, TensorView<T> p, TensorView<const T> g) override {
-    T* buffer = this->slot_data(0, index);
-    const T lr = static_cast<T>(this->learning_rate()), mu = static_cast<T>(momentum_);
-    const T decay = static_cast<T>(weight_decay_);
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      T grad = g[i] + decay * p[i];
-      if (momentum_ > 0) {
-        buffer[i] = mu * buffer[i] + grad;  // the buffer starts at zero, so step 1 gives b = g
-        grad = nesterov_ ? grad + mu * buffer[i] : buffer[i];
-      }
-      p[i] -= lr * grad;
-    }
+    kernels::sgd_update(p.size(), static_cast<T>(this->learning_rate()), static_cast<T>(momentum_),
+                        static_cast<T>(weight_decay_), nesterov_, p.data(), g.data(), this->slot_data(0, index));
   }
 
 private:
