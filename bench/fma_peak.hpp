@@ -5,40 +5,54 @@
 #include <benchmark/benchmark.h>
 #include <tinydl/tinydl.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
 namespace bench {
 
-/// 16 independent FMA chains per thread (enough to cover the FMA latency on every x86 core),
-/// no memory traffic: GFLOP/s = 2 * width * 16 per iteration, summed over threads.
-inline void fma_peak(benchmark::State& state, int threads) {
+/// Runs `steps` rounds of 16 independent FMA chains on each of `threads` threads (enough chains
+/// to cover the FMA latency on every x86 core), no memory traffic; returns the flops done
+/// (2 * width * 16 * steps * threads), or 0 in a build without SIMD FMA.
+inline double run_fma_chains(int threads, std::size_t steps) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   using V = tinydl::kernels::Simd<float>;
-  constexpr std::size_t chains = 16, steps = 4096;
-  for (auto _ : state) {
-    float result = 0;
+  constexpr std::size_t chains = 16;
+  float result = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : result)
-    {
-      typename V::Reg acc[chains];
-      for (std::size_t i = 0; i < chains; ++i) acc[i] = V::set1(float(i) * 1e-3f);
-      const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
-      for (std::size_t s = 0; s < steps; ++s)
+  {
+    typename V::Reg acc[chains];
+    for (std::size_t i = 0; i < chains; ++i) acc[i] = V::set1(float(i) * 1e-3f);
+    const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
+    for (std::size_t s = 0; s < steps; ++s)
 #pragma GCC unroll 16
-        for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
-      alignas(64) float out[V::width];
-      for (std::size_t i = 1; i < chains; ++i) acc[0] = V::fmadd(acc[i], x, acc[0]);
-      V::store(out, acc[0]);
-      result += out[0];
-    }
-    benchmark::DoNotOptimize(result);
+      for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
+    alignas(64) float out[V::width];
+    for (std::size_t i = 1; i < chains; ++i) acc[0] = V::fmadd(acc[i], x, acc[0]);
+    V::store(out, acc[0]);
+    result += out[0];
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * V::width * chains * steps * threads / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  benchmark::DoNotOptimize(result);
+  return 2.0 * V::width * chains * double(steps) * threads;
 #else
-  state.SkipWithError("no SIMD FMA in this build");
-  (void)threads;
+  (void)threads, (void)steps;
+  return 0;
 #endif
+}
+
+/// The FMA throughput in GFLOP/s of one ~10 ms measurement with `threads` threads (0 without SIMD FMA).
+inline double measure_fma_peak(int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  const double flops = run_fma_chains(threads, std::size_t{1} << 18);
+  return flops / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 1e9;
+}
+
+/// The benchmark: GFLOP/s of the FMA chains, summed over threads.
+inline void fma_peak(benchmark::State& state, int threads) {
+  double flops = 0;
+  for (auto _ : state) flops = run_fma_chains(threads, 4096);
+  if (flops == 0) state.SkipWithError("no SIMD FMA in this build");
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// Registers fma_peak for 1 and 2 threads.

@@ -301,7 +301,7 @@ TEST_CASE("Window2d validation names the problem", "[kernels][im2col]") {
 TEST_CASE("maxpool forward and backward match naive loops", "[kernels][pooling]") {
   std::mt19937 gen(9);
   //                          planes H  W  k  k  s  s  p  p
-  const Window2d geometries[] = {{6, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 13, 13, 3, 3, 2, 2, 0, 0},
+  const Window2d geometries[] = {{6, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 13, 13, 3, 3, 2, 2, 0, 0}, {2, 13, 13, 2, 2, 2, 2, 0, 0},
                                  {2, 7, 9, 3, 3, 2, 2, 1, 1},   {4, 5, 8, 2, 3, 1, 2, 0, 1},
                                  {1, 11, 11, 2, 2, 2, 2, 0, 0}};
   for (const Window2d& g : geometries) {
@@ -328,23 +328,25 @@ TEST_CASE("maxpool forward and backward match naive loops", "[kernels][pooling]"
           CHECK(argmax[o] == std::int32_t(best_index));
           expected_dx[p * in + best_index] += dy[o];
         }
-    std::vector<float> dx(planes * in, 0.0f);
+    std::vector<float> dx(planes * in, 7.0f);  // garbage: backward overwrites dx
     maxpool_backward(g, planes, dy.data(), argmax.data(), dx.data());
     for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx[i] == Approx(expected_dx[i]).margin(1e-6));
   }
 }
 
 TEST_CASE("maxpool takes the first maximum on ties and propagates NaN", "[kernels][pooling]") {
-  const Window2d g{1, 2, 4, 2, 2, 2, 2, 0, 0};
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  const std::vector<float> x = {1, 5, 2, nan, 5, 5, 2, 2};
-  std::vector<float> y(2);
-  std::vector<std::int32_t> arg(2);
-  maxpool_forward(g, 1, x.data(), y.data(), arg.data());
-  CHECK(y[0] == 5.0f);
-  CHECK(arg[0] == 1);
-  CHECK(std::isnan(y[1]));
-  CHECK(arg[1] == 3);
+  // The same two windows through the 2x2 stride-2 loop and (stride 1 down a 2-row image) the general one.
+  for (const Window2d& g : {Window2d{1, 2, 4, 2, 2, 2, 2, 0, 0}, Window2d{1, 2, 4, 2, 2, 1, 2, 0, 0}}) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> x = {1, 5, 2, nan, 5, 5, 2, 2};
+    std::vector<float> y(2);
+    std::vector<std::int32_t> arg(2);
+    maxpool_forward(g, 1, x.data(), y.data(), arg.data());
+    CHECK(y[0] == 5.0f);
+    CHECK(arg[0] == 1);
+    CHECK(std::isnan(y[1]));
+    CHECK(arg[1] == 3);
+  }
 }
 
 // ---- elementwise -------------------------------------------------------------------------------

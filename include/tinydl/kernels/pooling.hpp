@@ -5,19 +5,101 @@
 ///     forward:   y[oh][ow] = max over the window of x[oh*sh - ph + i][ow*sw - pw + j]
 ///                argmax[oh][ow] = the flat index h*W + w in the plane where that max was found
 ///                (the first one in row-major order on ties; padding never wins)
-///     backward:  dx[argmax[oh][ow]] += dy[oh][ow]
+///     backward:  dx = 0, then dx[argmax[oh][ow]] += dy[oh][ow]
 ///
 /// Planes are independent, so they are processed in parallel; within a plane, overlapping
-/// windows add to dx in a fixed order.
+/// windows add to dx in a fixed order. The usual 2x2 window with stride 2 and no padding has its
+/// own loop: the general one spends most of its time on bounds and padding checks.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/kernels/window.hpp"
 
 namespace tinydl::kernels {
+
+namespace detail {
+
+/// Whether `v` replaces `best` as a window's maximum: larger, or NaN over a number (as in
+/// PyTorch); on ties the earlier one stays.
+template <typename T>
+inline bool replaces(T v, T best) {
+  return (v > best) | ((v != v) & (best == best));
+}
+
+#if defined(__AVX512F__)
+/// Up to 16 windows of one output row at once (`count` of them, 1 to 16): `top` and `bottom`
+/// point at the 2 * count input values of each row; `first` is the plane index of top[0]. Same
+/// rules as the scalar loop below. Masked loads and stores never touch memory past the row.
+inline void maxpool_2x2_16(const float* top, const float* bottom, std::int32_t first, std::int32_t below, float* out,
+                           std::int32_t* arg, std::size_t count) {
+  const __mmask16 lanes = static_cast<__mmask16>((1u << count) - 1);
+  const __mmask16 low = static_cast<__mmask16>(count >= 8 ? 0xFFFF : (1u << (2 * count)) - 1);
+  const __mmask16 high = static_cast<__mmask16>(count <= 8 ? 0 : (1u << (2 * count - 16)) - 1);
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  auto replaces = [](__m512 v, __m512 best) {  // v > best, or v NaN and best not
+    return static_cast<__mmask16>(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                  (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)));
+  };
+  const __m512 t0 = _mm512_maskz_loadu_ps(low, top), t1 = _mm512_maskz_loadu_ps(high, top + 16);
+  const __m512 b0 = _mm512_maskz_loadu_ps(low, bottom), b1 = _mm512_maskz_loadu_ps(high, bottom + 16);
+  const __m512 tl = _mm512_permutex2var_ps(t0, evens, t1), tr = _mm512_permutex2var_ps(t0, odds, t1);
+  const __m512 bl = _mm512_permutex2var_ps(b0, evens, b1), br = _mm512_permutex2var_ps(b0, odds, b1);
+  const __mmask16 right_top = replaces(tr, tl), right_bottom = replaces(br, bl);
+  const __m512 best_top = _mm512_mask_blend_ps(right_top, tl, tr);
+  const __m512 best_bottom = _mm512_mask_blend_ps(right_bottom, bl, br);
+  const __mmask16 from_bottom = replaces(best_bottom, best_top);
+  _mm512_mask_storeu_ps(out, lanes, _mm512_mask_blend_ps(from_bottom, best_top, best_bottom));
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i index = _mm512_add_epi32(_mm512_set1_epi32(first), evens);
+  const __mmask16 right = static_cast<__mmask16>((from_bottom & right_bottom) | (~from_bottom & right_top));
+  index = _mm512_mask_add_epi32(index, right, index, one);
+  index = _mm512_mask_add_epi32(index, from_bottom, index, _mm512_set1_epi32(below));
+  _mm512_mask_storeu_epi32(arg, lanes, index);
+}
+#endif
+
+/// One plane of 2x2, stride 2, unpadded max pooling (a last odd row or column is dropped).
+/// Each window's row-major order decides ties, so the pairs within each row are compared first
+/// (left wins ties), then the two rows' winners (top wins ties).
+template <typename T>
+void maxpool_2x2_plane(std::size_t in_h, std::size_t in_w, const T* plane, T* out, std::int32_t* arg) {
+  const std::size_t oh_n = in_h / 2, ow_n = in_w / 2;
+  for (std::size_t oh = 0; oh < oh_n; ++oh) {
+    const T* top = plane + 2 * oh * in_w;
+    const T* bottom = top + in_w;
+    T* out_row = out + oh * ow_n;
+    std::int32_t* arg_row = arg + oh * ow_n;
+    const std::int32_t first = static_cast<std::int32_t>(2 * oh * in_w), below = static_cast<std::int32_t>(in_w);
+    std::size_t ow = 0;
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>)
+      for (; ow < ow_n; ow += 16)
+        maxpool_2x2_16(top + 2 * ow, bottom + 2 * ow, first + static_cast<std::int32_t>(2 * ow), below, out_row + ow,
+                       arg_row + ow, std::min<std::size_t>(16, ow_n - ow));
+#endif
+    for (; ow < ow_n; ++ow) {
+      const T tl = top[2 * ow], tr = top[2 * ow + 1], bl = bottom[2 * ow], br = bottom[2 * ow + 1];
+      const bool right_top = replaces(tr, tl), right_bottom = replaces(br, bl);
+      const T best_top = right_top ? tr : tl, best_bottom = right_bottom ? br : bl;
+      const bool from_bottom = replaces(best_bottom, best_top);
+      out_row[ow] = from_bottom ? best_bottom : best_top;
+      const std::int32_t column = static_cast<std::int32_t>(2 * ow) + (from_bottom ? right_bottom : right_top);
+      arg_row[ow] = first + column + (from_bottom ? below : 0);
+    }
+  }
+}
+
+}  // namespace detail
 
 /// Max pooling forward of `planes` planes of in_h x in_w (g.channels is ignored; pass the plane
 /// count): y gets out_h x out_w per plane, argmax the winning input index for backward.
@@ -25,11 +107,17 @@ template <typename T>
 void maxpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, std::int32_t* argmax) {
   const std::size_t in_size = g.in_h * g.in_w, oh_n = g.out_h(), ow_n = g.out_w(), out_size = oh_n * ow_n;
   const long n = static_cast<long>(planes);
+  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
+                          g.pad_w == 0;
 #pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
   for (long p = 0; p < n; ++p) {
     const T* plane = x + static_cast<std::size_t>(p) * in_size;
     T* out = y + static_cast<std::size_t>(p) * out_size;
     std::int32_t* arg = argmax + static_cast<std::size_t>(p) * out_size;
+    if (two_by_two) {
+      detail::maxpool_2x2_plane(g.in_h, g.in_w, plane, out, arg);
+      continue;
+    }
     for (std::size_t oh = 0; oh < oh_n; ++oh) {
       for (std::size_t ow = 0; ow < ow_n; ++ow) {
         T best = -std::numeric_limits<T>::infinity();
@@ -57,8 +145,7 @@ void maxpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, st
   }
 }
 
-/// Max pooling backward: dx[argmax] += dy for every output of every plane. dx is accumulated
-/// into (zero it first for a plain gradient).
+/// Max pooling backward: dx = 0, then dx[argmax] += dy for every output of every plane.
 template <typename T>
 void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const std::int32_t* argmax, T* dx) {
   const std::size_t in_size = g.in_h * g.in_w, out_size = g.out_pixels();
@@ -69,6 +156,7 @@ void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const 
     T* plane = dx + offset * in_size;
     const T* grad = dy + offset * out_size;
     const std::int32_t* arg = argmax + offset * out_size;
+    std::fill(plane, plane + in_size, T(0));
     for (std::size_t o = 0; o < out_size; ++o) plane[arg[o]] += grad[o];
   }
 }

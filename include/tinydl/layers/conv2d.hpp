@@ -56,6 +56,7 @@ public:
   std::string type() const override { return "Conv2D"; }
   std::size_t filters() const { return filters_; }
   std::size_t in_channels() const { return in_channels_; }
+  Size2d kernel_size() const { return kernel_; }
 
   Shape output_shape(const Shape& input) const override {
     check<ShapeError>(input.rank() == 4, this->who(), ": expected input (N, C, H, W), got ", input);

@@ -54,7 +54,6 @@ public:
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
     this->check_backward_shapes(x, y, dy, dx);
     if (!dx.data()) return;
-    std::fill(dx.begin(), dx.end(), T(0));
     kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(), dx.data());
   }
 
