@@ -49,13 +49,18 @@ void pack_b_panel(bool transposed, std::size_t kc, std::size_t n, const T* b, st
         std::fill(packed + cols, packed + NR, T(0));
         packed += NR;
       }
-    } else {  // B is stored n x k: walk each stored row (a column of op(B)) contiguously
-      for (std::size_t c = 0; c < cols; ++c) {
-        const T* src = b + (j0 + c) * ldb;
-        for (std::size_t k = 0; k < kc; ++k) packed[k * NR + c] = src[k];
+    } else {  // B is stored n x k: a transpose, done in slices of `depth` k so that the slice
+              // being written (depth x NR values) stays in L1 while the stored rows are walked
+      constexpr std::size_t depth = 16;
+      for (std::size_t k0 = 0; k0 < kc; k0 += depth) {
+        const std::size_t k1 = std::min(kc, k0 + depth);
+        for (std::size_t c = 0; c < cols; ++c) {
+          const T* src = b + (j0 + c) * ldb;
+          for (std::size_t k = k0; k < k1; ++k) packed[k * NR + c] = src[k];
+        }
+        for (std::size_t c = cols; c < NR; ++c)
+          for (std::size_t k = k0; k < k1; ++k) packed[k * NR + c] = T(0);
       }
-      for (std::size_t c = cols; c < NR; ++c)
-        for (std::size_t k = 0; k < kc; ++k) packed[k * NR + c] = T(0);
       packed += kc * NR;
     }
   }
