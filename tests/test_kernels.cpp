@@ -374,6 +374,27 @@ TEST_CASE("elementwise helpers compute what their comments state", "[kernels][el
   CHECK(v == std::vector<double>{-3, -6});
 }
 
+TEST_CASE("row sums and dot products match naive loops on rows with lanes and tails", "[kernels][elementwise]") {
+  std::mt19937 gen(21);
+  for (const std::size_t k : {1, 15, 16, 17, 100, 784}) {
+    INFO("k = " << k);
+    const std::size_t m = 3, n = 9, ld = k + 5;  // row strides past the width
+    const auto a = random_vector<double>(m * ld, gen), b = random_vector<double>(n * ld, gen);
+    std::vector<double> sums(m, 1.0), expected_sums(m, 1.0);
+    add_row_sums(m, k, a.data(), ld, sums.data());
+    std::vector<double> c(m * n, 2.0), expected_c(m * n, 2.0);
+    add_dot_products(m, n, k, a.data(), ld, b.data(), ld, c.data(), n);
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t p = 0; p < k; ++p) expected_sums[i] += a[i * ld + p];
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t p = 0; p < k; ++p) expected_c[i * n + j] += a[i * ld + p] * b[j * ld + p];
+    }
+    for (std::size_t i = 0; i < m; ++i) CHECK(sums[i] == Approx(expected_sums[i]).margin(1e-14 * double(k)));
+    // Sums of k terms of size ~1 that may cancel: compare to k * double rounding, not relatively.
+    for (std::size_t i = 0; i < m * n; ++i) CHECK(c[i] == Approx(expected_c[i]).margin(1e-14 * double(k)));
+  }
+}
+
 TEST_CASE("kernels report the instruction set they were compiled for", "[kernels]") {
   const std::string isa = isa_name();
 #if defined(__AVX512F__)

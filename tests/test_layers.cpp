@@ -88,6 +88,7 @@ TEST_CASE("Conv2D backward matches finite differences for strides, paddings and 
       {Shape{3, 4, 5, 5}, 3, 1, 1, Padding::valid(), true},      // 1x1 (no im2col)
       {Shape{2, 1, 7, 9}, 2, Size2d(3, 2), Size2d(2, 1), Padding(1, 0), false},  // non-square, no bias
       {Shape{5, 2, 5, 5}, 2, 3, 1, Padding(1), true},            // more images than a gradient group
+      {Shape{2, 1, 12, 12}, 3, 3, 1, Padding::same(), true},     // first layer: 9-wide patch, dot products
   };
   for (const Case& c : cases) {
     INFO("input " << c.input << ", kernel " << c.kernel.h << "x" << c.kernel.w << ", stride " << c.stride.h);

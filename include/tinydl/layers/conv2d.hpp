@@ -39,6 +39,8 @@ class Conv2D : public Layer<T> {
 public:
   /// Images summed into one weight-gradient partial (fixed, so results do not depend on threads).
   static constexpr std::size_t weight_grad_group = 4;
+  /// Patches narrower than this get their weight gradient as dot products rather than a GEMM.
+  static constexpr std::size_t small_patch = 16;
 
   /// `Conv2D<float>(32, 3)`: 32 filters of 3x3, stride 1, no padding, with bias, He-normal weights.
   Conv2D(std::size_t filters, Size2d kernel, Size2d stride = 1, Padding padding = Padding::valid(),
@@ -127,9 +129,15 @@ public:
       for (std::size_t b = first; b < last; ++b) {
         const T* dy_b = dy.data() + b * out_image;
         const T* col = columns_for(g, x.data() + b * in_image, thread);
-        // dW_group (+)= dy_b col^T
-        kernels::gemm(Trans::no, Trans::yes, filters_, patch, pixels, T(1), dy_b, pixels, col, pixels,
-                      b == first ? T(0) : T(1), dw, patch);
+        // dW_group (+)= dy_b col^T: a GEMM, or dot products when the patch is too narrow for
+        // the GEMM's tiles (a first layer's 3x3 patch of one channel: 9 columns)
+        if (patch < small_patch) {
+          if (b == first) std::fill(dw, dw + weight_.size(), T(0));
+          kernels::add_dot_products(filters_, patch, pixels, dy_b, pixels, col, pixels, dw, patch);
+        } else {
+          kernels::gemm(Trans::no, Trans::yes, filters_, patch, pixels, T(1), dy_b, pixels, col, pixels,
+                        b == first ? T(0) : T(1), dw, patch);
+        }
         kernels::add_row_sums(filters_, pixels, dy_b, pixels, db);
         if (!dx.data()) continue;
         T* dx_b = dx.data() + b * in_image;
