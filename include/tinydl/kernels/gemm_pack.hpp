@@ -10,8 +10,49 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace tinydl::kernels {
+
+#if defined(__AVX512F__)
+namespace detail {
+
+/// Transposes the 16 x 16 block whose rows start at src[i * ld] into dst[j * ld_dst] (row j of
+/// the result is column j of the source): unpack pairs of rows, then pairs of pairs, then move
+/// 128-bit lanes, the standard three-stage in-register transpose. The zero-masked forms of the
+/// intrinsics (all lanes selected) because GCC 12 warns falsely about the plain ones' undefined source.
+inline void transpose_16x16(const float* src, std::size_t ld, float* dst, std::size_t ld_dst) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * ld);
+  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: (a0 b0 a1 b1), (a2 b2 a3 b3)
+    t[2 * i] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // r[4i + j]: lane L holds column 4L + j of rows 4i .. 4i + 3
+    const __m512d lo_ab = _mm512_castps_pd(t[4 * i]), hi_ab = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d lo_cd = _mm512_castps_pd(t[4 * i + 2]), hi_cd = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, lo_ab, lo_cd));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, lo_ab, lo_cd));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, hi_ab, hi_cd));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, hi_ab, hi_cd));
+  }
+  for (int j = 0; j < 4; ++j) {  // gather lane L of the four row groups into column 4L + j
+    const __m512 even_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0x88), odd_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0xdd);
+    const __m512 even_high = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + j], r[12 + j], 0x88);
+    const __m512 odd_high = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + j], r[12 + j], 0xdd);
+    _mm512_storeu_ps(dst + (0 + j) * ld_dst, _mm512_maskz_shuffle_f32x4(0xFFFF, even_low, even_high, 0x88));
+    _mm512_storeu_ps(dst + (8 + j) * ld_dst, _mm512_maskz_shuffle_f32x4(0xFFFF, even_low, even_high, 0xdd));
+    _mm512_storeu_ps(dst + (4 + j) * ld_dst, _mm512_maskz_shuffle_f32x4(0xFFFF, odd_low, odd_high, 0x88));
+    _mm512_storeu_ps(dst + (12 + j) * ld_dst, _mm512_maskz_shuffle_f32x4(0xFFFF, odd_low, odd_high, 0xdd));
+  }
+}
+
+}  // namespace detail
+#endif
 
 /// Packs op(A) rows [0, m) x depth [0, kc) into ceil(m / MR) micro-panels. Panel p holds, for
 /// each k, the MR values op(A)(p * MR + r, k) for r < MR, zero past row m.
@@ -52,7 +93,15 @@ void pack_b_panel(bool transposed, std::size_t kc, std::size_t n, const T* b, st
     } else {  // B is stored n x k: a transpose, done in slices of `depth` k so that the slice
               // being written (depth x NR values) stays in L1 while the stored rows are walked
       constexpr std::size_t depth = 16;
-      for (std::size_t k0 = 0; k0 < kc; k0 += depth) {
+      std::size_t start = 0;
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float> && NR % 16 == 0)
+        if (cols == NR)  // whole 16 x 16 blocks through registers; the ragged rest below
+          for (; start + depth <= kc; start += depth)
+            for (std::size_t c0 = 0; c0 < NR; c0 += 16)
+              detail::transpose_16x16(b + (j0 + c0) * ldb + start, ldb, packed + start * NR + c0, NR);
+#endif
+      for (std::size_t k0 = start; k0 < kc; k0 += depth) {
         const std::size_t k1 = std::min(kc, k0 + depth);
         for (std::size_t c = 0; c < cols; ++c) {
           const T* src = b + (j0 + c) * ldb;
