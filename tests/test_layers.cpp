@@ -89,6 +89,8 @@ TEST_CASE("Conv2D backward matches finite differences for strides, paddings and 
       {Shape{2, 1, 7, 9}, 2, Size2d(3, 2), Size2d(2, 1), Padding(1, 0), false},  // non-square, no bias
       {Shape{5, 2, 5, 5}, 2, 3, 1, Padding(1), true},            // more images than a gradient group
       {Shape{2, 1, 12, 12}, 3, 3, 1, Padding::same(), true},     // first layer: 9-wide patch, dot products
+      {Shape{3, 2, 18, 18}, 2, 3, 1, Padding::valid(), true},    // 256 pixels: images in GEMMs of 2
+      {Shape{2, 1, 24, 24}, 2, 3, 1, Padding::same(), true},     // 576 pixels: one image per GEMM
   };
   for (const Case& c : cases) {
     INFO("input " << c.input << ", kernel " << c.kernel.h << "x" << c.kernel.w << ", stride " << c.stride.h);
