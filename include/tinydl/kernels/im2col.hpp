@@ -17,6 +17,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/kernels/window.hpp"
@@ -34,6 +39,24 @@ inline void valid_output_range(std::size_t out, std::size_t in, std::size_t stri
   const std::size_t upper = in + pad;  // ow*stride + offset < in + pad
   last = upper > offset ? std::min(out, (upper - offset - 1) / stride + 1) : 0;
   first = std::min(first, last);
+}
+
+/// dst[0, n) = src[0, n) for the short runs of im2col (an image row: tens of values), where a
+/// call to memmove costs more than the copy. AVX-512: whole vectors, then one masked vector.
+template <typename T>
+inline void copy_run(const T* src, std::size_t n, T* dst) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    std::size_t k = 0;
+    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(dst + k, _mm512_loadu_ps(src + k));
+    if (k < n) {
+      const __mmask16 rest = static_cast<__mmask16>((1u << (n - k)) - 1);
+      _mm512_mask_storeu_ps(dst + k, rest, _mm512_maskz_loadu_ps(rest, src + k));
+    }
+    return;
+  }
+#endif
+  for (std::size_t k = 0; k < n; ++k) dst[k] = src[k];
 }
 
 }  // namespace detail
@@ -72,7 +95,7 @@ void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
       const T* in_row = x + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
       std::fill(out, out + ow_first, T(0));
       if (g.stride_w == 1) {
-        std::copy(in_row + (ow_first + j - g.pad_w), in_row + (ow_last + j - g.pad_w), out + ow_first);
+        detail::copy_run(in_row + (ow_first + j - g.pad_w), ow_last - ow_first, out + ow_first);
       } else {
         for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
       }
@@ -92,7 +115,12 @@ void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
     for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
       const T* in = row + oh * ow_n;
       T* out_row = dx + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-      for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
+      if (g.stride_w == 1) {  // contiguous: vectorises
+        T* out = out_row + j - g.pad_w;
+        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] += in[ow];
+      } else {
+        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
+      }
     }
   });
 }
