@@ -32,7 +32,9 @@ inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_
 /// y = x * mask * scale (scale = 1 / keep, or 0 when nothing is kept). `y` may alias `x`.
 template <typename T>
 void dropout_apply(std::size_t n, const T* x, const std::uint8_t* mask, T scale, T* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = mask[i] ? x[i] * scale : T(0);
+  parallel_ranges(n, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) y[i] = mask[i] ? x[i] * scale : T(0);
+  });
 }
 
 }  // namespace tinydl::kernels
