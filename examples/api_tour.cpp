@@ -115,6 +115,13 @@ int main(int argc, char** argv) {
     model.optimizer().set_learning_rate(1e-4);
     // [custom loop]
 
+    // [profile]
+    model.set_profiling(true);
+    for (int step = 0; step < 3; ++step) model.train_on_batch(x.view(), y.view());
+    std::printf("%s", model.profile().table().c_str());  // ms per step, per layer and part
+    model.set_profiling(false);
+    // [profile]
+
     // [lambda]
     LambdaCallback<float> print_lr;
     print_lr.epoch_end = [](Sequential<float>& m, const EpochLogs& logs) {
