@@ -273,9 +273,13 @@ public:
       loss = loss_(logits, labels, dy);
       accuracy = accuracy_of(logits, labels);
     }
-    for (std::size_t i = layers_.size(); i-- > 0;) {
+    // Backward down to the first layer with trainable parameters: no one needs the gradient of
+    // its input (for an MLP, the Flatten before the first Dense), so it is not computed.
+    for (std::size_t i = layers_.size(); i-- > first_trainable_;) {
       const TensorView<const T> in = i == 0 ? input_ : TensorView<const T>(activation(i, n));
-      TensorView<T> dx = i == 0 ? TensorView<T>() : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
+      TensorView<T> dx = i == first_trainable_
+                             ? TensorView<T>()
+                             : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
       {
         detail::ProfileTimer timer(profiling_ ? &profile_.layers[i].backward : nullptr);
         layers_[i]->backward(in, activation(i + 1, n), dy, dx);
@@ -470,10 +474,12 @@ private:
   void collect_parameters() {
     named_.clear();
     params_.clear();
+    first_trainable_ = layers_.size();
     for (std::size_t i = 0; i < layers_.size(); ++i)
       for (auto& p : layers_[i]->params()) {
         named_.emplace_back(std::to_string(i) + "." + p.name, p);
         params_.push_back(p);
+        if (p.trainable()) first_trainable_ = std::min(first_trainable_, i);
       }
   }
 
@@ -632,6 +638,7 @@ private:
   std::vector<Shape> shapes_;  // item shapes: [0] the input, [i + 1] the output of layer i
   std::vector<std::pair<std::string, Param<T>>> named_;
   std::vector<Param<T>> params_;
+  std::size_t first_trainable_ = 0;  // the first layer with trainable parameters; backward stops there
   std::unique_ptr<Optimizer<T>> optimizer_;
   SoftmaxCrossEntropy<T> loss_;
 
