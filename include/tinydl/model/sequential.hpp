@@ -33,6 +33,7 @@
 
 #include "tinydl/callbacks/progress_bar.hpp"
 #include "tinydl/core/error.hpp"
+#include "tinydl/core/parallel.hpp"
 #include "tinydl/core/rng.hpp"
 #include "tinydl/core/tensor.hpp"
 #include "tinydl/data/dataset.hpp"
@@ -262,7 +263,10 @@ public:
     {
       detail::ProfileTimer timer(timer_sink(&TrainingProfile::zero_grad));
       for (const auto& p : params_)
-        if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), T(0));
+        if (p.trainable())
+          parallel_ranges(p.grad.size(), [grad = p.grad.data()](std::size_t begin, std::size_t end) {
+            std::fill(grad + begin, grad + end, T(0));
+          });
     }
     const TensorView<const T> logits = forward(x, Mode::train);
     const std::size_t n = logits.shape()[0];
