@@ -47,9 +47,8 @@ struct Simd<float> {
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
   static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
-  // The zero-masked forms: GCC 12 warns (falsely) about the undefined source of the plain ones.
+  // The zero-masked form: GCC 12 warns (falsely) about the undefined source of the plain one.
   static Reg sqrt(Reg a) { return _mm512_maskz_sqrt_ps(0xFFFF, a); }
-  static Reg max(Reg a, Reg b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
 };
 template <>
 struct Simd<double> {
@@ -66,7 +65,6 @@ struct Simd<double> {
   static Reg sub(Reg a, Reg b) { return _mm512_sub_pd(a, b); }
   static Reg div(Reg a, Reg b) { return _mm512_div_pd(a, b); }
   static Reg sqrt(Reg a) { return _mm512_maskz_sqrt_pd(0xFF, a); }
-  static Reg max(Reg a, Reg b) { return _mm512_maskz_max_pd(0xFF, a, b); }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 template <>
@@ -84,7 +82,6 @@ struct Simd<float> {
   static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
   static Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
   static Reg sqrt(Reg a) { return _mm256_sqrt_ps(a); }
-  static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
 };
 template <>
 struct Simd<double> {
@@ -101,7 +98,6 @@ struct Simd<double> {
   static Reg sub(Reg a, Reg b) { return _mm256_sub_pd(a, b); }
   static Reg div(Reg a, Reg b) { return _mm256_div_pd(a, b); }
   static Reg sqrt(Reg a) { return _mm256_sqrt_pd(a); }
-  static Reg max(Reg a, Reg b) { return _mm256_max_pd(a, b); }
 };
 #endif
 
