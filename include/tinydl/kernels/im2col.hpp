@@ -67,13 +67,26 @@ inline void copy_run(const T* src, std::size_t n, T* dst) {
 /// (i, j) is inside the image rather than in the padding.
 template <typename Visit>
 void for_each_patch_row(const Window2d& g, Visit&& visit) {
+  // The valid ranges depend only on (i, j), not on the channel: computed once per call (their
+  // divisions cost more than a small image's copies when redone per row).
+  constexpr std::size_t max_kernel = 16;
+  std::size_t oh_range[max_kernel][2], ow_range[max_kernel][2];
+  const bool cached = g.kernel_h <= max_kernel && g.kernel_w <= max_kernel;
+  if (cached) {
+    for (std::size_t i = 0; i < g.kernel_h; ++i)
+      detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_range[i][0], oh_range[i][1]);
+    for (std::size_t j = 0; j < g.kernel_w; ++j)
+      detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_range[j][0], ow_range[j][1]);
+  }
   for (std::size_t c = 0; c < g.channels; ++c)
     for (std::size_t i = 0; i < g.kernel_h; ++i) {
       std::size_t oh_first, oh_last;
-      detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
+      if (cached) oh_first = oh_range[i][0], oh_last = oh_range[i][1];
+      else detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
       for (std::size_t j = 0; j < g.kernel_w; ++j) {
         std::size_t ow_first, ow_last;
-        detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
+        if (cached) ow_first = ow_range[j][0], ow_last = ow_range[j][1];
+        else detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
         visit((c * g.kernel_h + i) * g.kernel_w + j, c * g.in_h * g.in_w, i, j, oh_first, oh_last, ow_first, ow_last);
       }
     }
@@ -93,13 +106,13 @@ void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
         continue;
       }
       const T* in_row = x + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-      std::fill(out, out + ow_first, T(0));
+      for (std::size_t ow = 0; ow < ow_first; ++ow) out[ow] = T(0);  // a pixel or two of padding
       if (g.stride_w == 1) {
         detail::copy_run(in_row + (ow_first + j - g.pad_w), ow_last - ow_first, out + ow_first);
       } else {
         for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
       }
-      std::fill(out + ow_last, out + ow_n, T(0));
+      for (std::size_t ow = ow_last; ow < ow_n; ++ow) out[ow] = T(0);
     }
   });
 }
