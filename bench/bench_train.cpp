@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,10 +63,11 @@ double sum(const std::vector<double>& v) {
 
 /// The FMA peak of this run in GFLOP/s, measured once per thread count (best of 5).
 double fma_peak_gflops(int threads) {
-  static double peak[3] = {0, 0, 0};
-  if (peak[threads] == 0)
-    for (int repeat = 0; repeat < 5; ++repeat) peak[threads] = std::max(peak[threads], bench::measure_fma_peak(threads));
-  return peak[threads];
+  static std::map<int, double> peak;
+  double& best = peak[threads];
+  if (best == 0)
+    for (int repeat = 0; repeat < 5; ++repeat) best = std::max(best, bench::measure_fma_peak(threads));
+  return best;
 }
 
 /// images/s and GFLOP/s per iteration of `images` images and `flops` flops, and peak%: the
