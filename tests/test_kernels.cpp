@@ -148,17 +148,29 @@ TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[k
 }
 
 TEST_CASE("gemm gives bit-identical results with 1, 2 and 3 threads", "[kernels][gemm][threads]") {
+  // Shapes split by columns and by rows, with bands that end inside micro-tiles, edge tiles of
+  // every kind, beta != 0 and an epilogue.
   std::mt19937 gen(5);
-  struct Shape3 {
+  struct Case {
+    Trans ta, tb;
     std::size_t m, n, k;
+    float beta;
   };
-  for (const Shape3& s : {Shape3{64, 7744, 288}, Shape3{300, 97, 700}, Shape3{33, 1000, 50}}) {
+  const Case cases[] = {{Trans::no, Trans::yes, 64, 7744, 288, 0.0f}, {Trans::no, Trans::yes, 300, 97, 700, 0.0f},
+                        {Trans::no, Trans::yes, 33, 1000, 50, 0.5f}, {Trans::no, Trans::yes, 64, 128, 1600, 0.0f},
+                        {Trans::yes, Trans::no, 9, 1000, 32, 1.0f},  {Trans::yes, Trans::no, 250, 784, 64, 0.5f},
+                        {Trans::no, Trans::no, 61, 200, 90, -1.0f}};
+  for (const Case& s : cases) {
     const auto a = random_vector<float>(s.m * s.k, gen), b = random_vector<float>(s.k * s.n, gen);
+    const auto c0 = random_vector<float>(s.m * s.n, gen), bias = random_vector<float>(s.n, gen);
+    const std::size_t lda = s.ta == Trans::yes ? s.m : s.k, ldb = s.tb == Trans::yes ? s.k : s.n;
     std::vector<float> reference;
     for (int threads : {1, 2, 3}) {
       set_num_threads(threads);
-      std::vector<float> c(s.m * s.n);
-      gemm(Trans::no, Trans::yes, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.k, 0.0f, c.data(), s.n);
+      std::vector<float> c = c0;
+      gemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, s.beta, c.data(), s.n,
+           GemmEpilogue<float>{nullptr, bias.data(), true});
+      INFO("m=" << s.m << " n=" << s.n << " k=" << s.k << " threads=" << threads);
       if (reference.empty())
         reference = c;
       else

@@ -16,9 +16,9 @@
 ///                                         for each NR-column micro-panel of B:
 ///                                           gemm_microkernel (MR x NR sums in registers)
 ///
-/// Determinism: every element of C is computed by one thread, summing k in the same KC slices
-/// in the same order, and tile positions are multiples of MR and NR from the origin whatever
-/// the split. So the result is bit-identical for any number of threads.
+/// Determinism: every element of C is computed by one thread, as one chain of fused
+/// multiply-adds over k in the same KC slices in the same order, then scaled the same way,
+/// whatever tile it falls in. So the result is bit-identical for any number of threads.
 
 #include <algorithm>
 #include <cstddef>
@@ -109,16 +109,16 @@ void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0
   }
 }
 
-/// One packed A block (mc x kc) times one packed B block (kc x nc) into C (mc x nc at c).
-/// Full tiles are written by the micro-kernel in place; edge tiles go through a small buffer.
-/// On the last k slice, `epilogue` is applied to each tile while it is still in L1; (row0, col0)
-/// is the position of `c` in the whole output.
+/// One packed A block (mc x kc) times one packed B block (kc x nc) into C (mc x nc at c), tile by
+/// tile; edge tiles use the micro-kernel instance of their size. On the last k slice, `epilogue`
+/// is applied to each tile while it is still in L1; (row0, col0) is the position of `c` in the
+/// whole output.
 template <typename T>
 void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const BBlock<T>& b_block, T alpha,
                   T beta, T* c, std::size_t ldc, const GemmEpilogue<T>* epilogue, std::size_t row0,
                   std::size_t col0) {
   constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
-  alignas(64) T edge[MR * NR];
+  const MicroKernel<T> full_tile = microkernel_for<T>(MR, NR);
   for (std::size_t i0 = 0; i0 < mc; i0 += MR) {
     const std::size_t rows = std::min(MR, mc - i0);
     const T* a_panel = a_block + i0 * kc;
@@ -128,16 +128,8 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
       const T* b_panel = ragged ? b_block.ragged_panel : b_block.data + j0 / NR * b_block.panel_step;
       const std::size_t ldb = ragged ? NR : b_block.ld;
       T* c_tile = c + i0 * ldc + j0;
-      if (rows == MR && cols == NR) {
-        gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc);
-      } else {
-        gemm_microkernel<T>(kc, a_panel, b_panel, ldb, T(1), T(0), edge, NR);
-        for (std::size_t i = 0; i < rows; ++i)
-          for (std::size_t j = 0; j < cols; ++j) {
-            T& cij = c_tile[i * ldc + j];
-            cij = beta == T(0) ? alpha * edge[i * NR + j] : alpha * edge[i * NR + j] + beta * cij;
-          }
-      }
+      const MicroKernel<T> kernel = rows == MR && cols == NR ? full_tile : microkernel_for<T>(rows, cols);
+      kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols);
       if (epilogue) apply_epilogue(*epilogue, row0 + i0, col0 + j0, rows, cols, c_tile, ldc);
     }
   }
@@ -207,19 +199,25 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   check<ConfigError>(ldc >= std::max<std::size_t>(1, n), "gemm: ldc = ", ldc, " is less than n = ", n);
   if (m == 0 || n == 0) return;
 
-  constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
+  constexpr std::size_t MR = GemmBlocking<T>::mr;
   const bool trivial = k == 0 || alpha == T(0);
   const int threads = m * n * k < gemm_parallel_threshold || trivial ? 1 : num_threads();
 
-  // Split C into `threads` parts along its longer side in micro-tiles, so that tile positions
-  // (and therefore every element's arithmetic) do not depend on the number of threads.
-  const std::size_t col_tiles = (n + NR - 1) / NR, row_tiles = (m + MR - 1) / MR;
-  const bool split_columns = col_tiles * NR >= row_tiles * MR;
-  const std::size_t tiles = split_columns ? col_tiles : row_tiles;
+  // Split C into `threads` bands of whole cache lines of columns, or of whole MR-row panels,
+  // whichever leaves the busiest thread the least work (counted with edges padded to the sizes
+  // the micro-kernels compute). Where a band boundary falls changes nothing in any element's
+  // arithmetic, so the result does not depend on the number of threads.
+  constexpr std::size_t line = std::max<std::size_t>(1, 64 / sizeof(T));
+  const auto round_up = [](std::size_t x, std::size_t unit) { return (x + unit - 1) / unit * unit; };
+  const auto busiest = [&](std::size_t extent, std::size_t unit) {
+    return round_up((extent + unit - 1) / unit, static_cast<std::size_t>(threads)) / threads * unit;
+  };
+  const bool split_columns = busiest(n, line) * round_up(m, MR) <= busiest(m, MR) * round_up(n, line);
+  const std::size_t step = split_columns ? line : MR, extent = split_columns ? n : m;
+  const std::size_t tiles = (extent + step - 1) / step;
 
   auto run_part = [&](std::size_t part, std::size_t parts) {
     const std::size_t first = tiles * part / parts, last = tiles * (part + 1) / parts;
-    const std::size_t step = split_columns ? NR : MR, extent = split_columns ? n : m;
     const std::size_t begin = first * step, end = std::min(extent, last * step);
     if (begin >= end) return;
     const std::size_t i0 = split_columns ? 0 : begin, rows = split_columns ? m : end - begin;

@@ -16,8 +16,15 @@
 ///   channels) are multiples of 8, so no rows are wasted on edge tiles.
 /// - AVX2+FMA: 4 x 24 = 12 ymm accumulators + 3 for B + 1 broadcast, all 16 registers.
 /// - generic: 4 x 8 plain loops that the compiler vectorises as it can.
+///
+/// Edges of C (fewer than MR rows or NR columns left) use smaller instances of the same kernel,
+/// chosen by `microkernel_for(rows, cols)`, so C never goes through a copy and an edge costs only
+/// the rows and vectors it computes.
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <utility>
 
 #include "tinydl/kernels/simd.hpp"
 
@@ -35,59 +42,111 @@ struct MicroTile {
 #endif
 };
 
+/// Asks for the cache lines of the MR x NR tile of C at `c`, for writing, before the k loop:
+/// the loop's kc iterations are time enough for them to arrive, where the stores at the end
+/// would otherwise wait on memory (C is often too big for the caches: 64 x 12544 floats).
+template <std::size_t MR, std::size_t NR, typename T>
+inline void prefetch_tile(const T* c, std::size_t ldc) {
+  constexpr std::size_t line = 64 / sizeof(T);
+  for (std::size_t i = 0; i < MR; ++i) {
+    for (std::size_t j = 0; j < NR; j += line) __builtin_prefetch(c + i * ldc + j, 1, 3);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);  // the row's last line when c is not aligned
+  }
+}
+
+/// One micro-kernel call: `rows` x `cols` of C (at most MR x NR) from an A micro-panel (MR values
+/// per k, the first `rows` used) and a B micro-panel whose first `cols` columns are used.
+template <typename T>
+using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                             T* c, std::size_t ldc, std::size_t cols);
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
-/// Vector micro-kernel: MR rows, NR = vectors * width columns, see the file comment.
-template <typename T, std::size_t MR = MicroTile<T>::mr, std::size_t NR = MicroTile<T>::nr>
-inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                             T* c, std::size_t ldc) {
+/// Vector micro-kernel for a Rows x (Vectors * width) block of C, see the file comment. The full
+/// tile is Rows = MR, Vectors = NR / width; the smaller instances serve the edges of C, so an
+/// edge costs what it computes (C with 9 rows is one 8-row and one 1-row pass, not two 8-row
+/// ones). `cols` may end inside the last vector, which is then written through a small buffer.
+/// Every element of C gets the same arithmetic in every instance (one FMA chain over k, then
+/// alpha and beta), which keeps results independent of where tile boundaries fall.
+template <typename T, std::size_t Rows, std::size_t Vectors>
+void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta, T* c,
+                      std::size_t ldc, std::size_t cols) {
   using V = Simd<T>;
-  constexpr std::size_t vectors = NR / V::width;
-  static_assert(NR % V::width == 0, "NR must be a whole number of vectors");
-  typename V::Reg sum[MR][vectors];
+  using Reg = typename V::Reg;
+  constexpr std::size_t MR = MicroTile<T>::mr, W = V::width;
+  Reg sum[Rows][Vectors];
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < MR; ++i)
+  for (std::size_t i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
-    for (std::size_t v = 0; v < vectors; ++v) sum[i][v] = V::zero();
+    for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::zero();
+  prefetch_tile<Rows, Vectors * W>(c, ldc);
 
   for (std::size_t k = 0; k < kc; ++k) {
-    typename V::Reg b[vectors];
+    Reg b[Vectors];
 #pragma GCC unroll 4
-    for (std::size_t v = 0; v < vectors; ++v) b[v] = V::load(b_panel + v * V::width);
+    for (std::size_t v = 0; v < Vectors; ++v) b[v] = V::load(b_panel + v * W);
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i) {
-      const typename V::Reg a = V::broadcast(a_panel + i);
+    for (std::size_t i = 0; i < Rows; ++i) {
+      const Reg a = V::broadcast(a_panel + i);
 #pragma GCC unroll 4
-      for (std::size_t v = 0; v < vectors; ++v) sum[i][v] = V::fmadd(a, b[v], sum[i][v]);
+      for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::fmadd(a, b[v], sum[i][v]);
     }
     a_panel += MR;
     b_panel += ldb;
   }
 
-  const typename V::Reg alpha_v = V::set1(alpha);
-  if (beta == T(0)) {  // overwrite: C may hold garbage, even NaN, that must not propagate
+  // C = alpha * sum + beta * C; with beta == 0, C is not read (it may hold garbage, even NaN).
+  const Reg alpha_v = V::set1(alpha), beta_v = V::set1(beta);
+  const auto update = [&](Reg s, const T* old) { return beta == T(0) ? V::mul(alpha_v, s) : V::fmadd(alpha_v, s, V::mul(beta_v, V::load(old))); };
+  const std::size_t last_width = cols - (Vectors - 1) * W;  // 1 .. W columns in the last vector
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
+  for (std::size_t i = 0; i < Rows; ++i) {
+    T* row = c + i * ldc;
 #pragma GCC unroll 4
-      for (std::size_t v = 0; v < vectors; ++v) V::store(c + i * ldc + v * V::width, V::mul(alpha_v, sum[i][v]));
-  } else {
-    const typename V::Reg beta_v = V::set1(beta);
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-      for (std::size_t v = 0; v < vectors; ++v) {
-        T* cp = c + i * ldc + v * V::width;
-        V::store(cp, V::fmadd(alpha_v, sum[i][v], V::mul(beta_v, V::load(cp))));
-      }
+    for (std::size_t v = 0; v + 1 < Vectors; ++v) V::store(row + v * W, update(sum[i][v], row + v * W));
+    T* tail = row + (Vectors - 1) * W;
+    if (last_width == W) {
+      V::store(tail, update(sum[i][Vectors - 1], tail));
+    } else {
+      alignas(64) T buffer[W] = {};
+      if (beta != T(0)) std::copy(tail, tail + last_width, buffer);
+      V::store(buffer, update(sum[i][Vectors - 1], buffer));
+      std::copy(buffer, buffer + last_width, tail);
+    }
   }
+}
+
+namespace detail {
+
+template <typename T, std::size_t Rows, std::size_t... V>
+constexpr std::array<MicroKernel<T>, sizeof...(V)> microkernels_with_rows(std::index_sequence<V...>) {
+  return {&gemm_microkernel<T, Rows, V + 1>...};
+}
+
+/// table[rows - 1][vectors - 1] is the micro-kernel for rows x (vectors * width) blocks.
+template <typename T, std::size_t... R>
+constexpr auto microkernel_table(std::index_sequence<R...>) {
+  constexpr std::size_t vectors = MicroTile<T>::nr / Simd<T>::width;
+  return std::array{microkernels_with_rows<T, R + 1>(std::make_index_sequence<vectors>{})...};
+}
+
+}  // namespace detail
+
+/// The micro-kernel that computes a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+MicroKernel<T> microkernel_for(std::size_t rows, std::size_t cols) {
+  static constexpr auto table = detail::microkernel_table<T>(std::make_index_sequence<MicroTile<T>::mr>{});
+  return table[rows - 1][(cols + Simd<T>::width - 1) / Simd<T>::width - 1];
 }
 
 #else
 
-/// Portable micro-kernel: the same contract as the vector one, in plain loops.
-template <typename T, std::size_t MR = MicroTile<T>::mr, std::size_t NR = MicroTile<T>::nr>
-inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                             T* c, std::size_t ldc) {
+/// Portable micro-kernel: the same contract as the vector one, in plain loops. Edge blocks are
+/// computed as whole MR x NR tiles and only `rows` x `cols` of them stored.
+template <typename T>
+void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta, T* c,
+                      std::size_t ldc, std::size_t rows, std::size_t cols) {
+  constexpr std::size_t MR = MicroTile<T>::mr, NR = MicroTile<T>::nr;
   T sum[MR][NR] = {};
   for (std::size_t k = 0; k < kc; ++k) {
     for (std::size_t i = 0; i < MR; ++i)
@@ -95,11 +154,26 @@ inline void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel,
     a_panel += MR;
     b_panel += ldb;
   }
-  for (std::size_t i = 0; i < MR; ++i)
-    for (std::size_t j = 0; j < NR; ++j) {
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) {
       T& cij = c[i * ldc + j];
       cij = beta == T(0) ? alpha * sum[i][j] : alpha * sum[i][j] + beta * cij;
     }
+}
+
+template <typename T, std::size_t Rows>
+void gemm_microkernel_rows(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                           T* c, std::size_t ldc, std::size_t cols) {
+  gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c, ldc, Rows, cols);
+}
+
+/// The micro-kernel that computes a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+MicroKernel<T> microkernel_for(std::size_t rows, std::size_t /*cols*/) {
+  static_assert(MicroTile<T>::mr == 4, "one entry per row count");
+  static constexpr MicroKernel<T> table[] = {&gemm_microkernel_rows<T, 1>, &gemm_microkernel_rows<T, 2>,
+                                             &gemm_microkernel_rows<T, 3>, &gemm_microkernel_rows<T, 4>};
+  return table[rows - 1];
 }
 
 #endif
