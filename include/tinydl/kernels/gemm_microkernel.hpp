@@ -82,6 +82,8 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
   prefetch_tile<Rows, Vectors * W>(c, ldc);
 
   for (std::size_t k = 0; k < kc; ++k) {
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) __builtin_prefetch(b_panel + 16 * ldb + v * W, 0, 3);
     Reg b[Vectors];
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < Vectors; ++v) b[v] = V::load(b_panel + v * W);
