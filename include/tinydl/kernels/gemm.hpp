@@ -6,15 +6,17 @@
 ///
 /// then optionally C = relu(C + bias). The structure is BLIS/Goto's, each layer a small function:
 ///
-///   gemm                split C's columns (or rows) between threads, in whole micro-tiles
-///   gemm_serial         for each NC-wide column block and KC-deep slice of k:
+///   gemm                split C's columns (or rows) between threads, whichever balances better
+///   gemm_serial         (op(A) packed once up front when it fits the A buffer, else per block)
+///                       for each NC-wide column block and KC-deep slice of k:
 ///                         pack_b_panel  -> B block (KC x NC, stays in L2); when C has at most
 ///                                          gemm_in_place_b_max_rows rows, a B stored k x n is
 ///                                          read in place instead, all but a ragged last panel
 ///                         for each MC-tall row block: pack_a_block -> A block
 ///                           macro_kernel: for each MR-row micro-panel of A (stays in L1),
 ///                                         for each NR-column micro-panel of B:
-///                                           gemm_microkernel (MR x NR sums in registers)
+///                                           micro-kernel (MR x NR sums in registers; a
+///                                           smaller instance on the edges of C)
 ///
 /// Determinism: every element of C is computed by one thread, as one chain of fused
 /// multiply-adds over k in the same KC slices in the same order, then scaled the same way,
@@ -143,6 +145,17 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
                  const GemmEpilogue<T>& epilogue, std::size_t row0, std::size_t col0) {
   using Blk = GemmBlocking<T>;
   GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
+  const auto a_source = [&](std::size_t i0, std::size_t p0) { return trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0; };
+
+  // When all of op(A) fits in the A buffer (few rows: a conv layer's 32 or 64 output channels),
+  // it is packed once here, one KC slice after another, instead of once per NC column block.
+  const std::size_t m_padded = (m + Blk::mr - 1) / Blk::mr * Blk::mr;
+  const bool pack_a_once = m_padded * k <= ws.a_block.size();
+  if (pack_a_once)
+    for (std::size_t p0 = 0; p0 < k; p0 += Blk::kc)
+      pack_a_block<Blk::mr>(trans_a, m, std::min(Blk::kc, k - p0), a_source(0, p0), lda,
+                            ws.a_block.data() + m_padded * p0);
+
   for (std::size_t j0 = 0; j0 < n; j0 += Blk::nc) {
     const std::size_t nc = std::min(Blk::nc, n - j0);
     for (std::size_t p0 = 0; p0 < k; p0 += Blk::kc) {
@@ -162,10 +175,10 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
       const GemmEpilogue<T>* epilogue_here = p0 + kc == k && !epilogue.empty() ? &epilogue : nullptr;
       for (std::size_t i0 = 0; i0 < m; i0 += Blk::mc) {
         const std::size_t mc = std::min(Blk::mc, m - i0);
-        const T* a_src = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
-        pack_a_block<Blk::mr>(trans_a, mc, kc, a_src, lda, ws.a_block.data());
-        macro_kernel(mc, nc, kc, ws.a_block.data(), b_block, alpha, beta_here, c + i0 * ldc + j0, ldc,
-                     epilogue_here, row0 + i0, col0 + j0);
+        const T* a_block = ws.a_block.data() + (pack_a_once ? m_padded * p0 + i0 * kc : 0);
+        if (!pack_a_once) pack_a_block<Blk::mr>(trans_a, mc, kc, a_source(i0, p0), lda, ws.a_block.data());
+        macro_kernel(mc, nc, kc, a_block, b_block, alpha, beta_here, c + i0 * ldc + j0, ldc, epilogue_here,
+                     row0 + i0, col0 + j0);
       }
     }
   }
