@@ -20,7 +20,7 @@ void relu_backward(std::size_t n, const T* y, const T* dy, T* dx) {
   for (std::size_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
 }
 
-/// Lanes of the vectorised row sums and dot products below: element j goes to lane j mod 16,
+/// Lanes of the vectorised row sums below: element j goes to lane j mod 16,
 /// and the lanes are added in order at the end. A fixed order (results do not depend on threads)
 /// that the compiler vectorises, where one running sum would wait on every add.
 inline constexpr std::size_t reduction_lanes = 16;
@@ -40,29 +40,6 @@ void add_row_sums(std::size_t rows, std::size_t cols, const T* m, std::size_t ld
     T sum = T(0);
     for (std::size_t l = 0; l < L; ++l) sum += lanes[l];
     out[i] += sum;
-  }
-}
-
-/// c[i][j] += sum_p a[i][p] * b[j][p] for i < m, j < n, p < k: the product A B^T as m * n dot
-/// products. For the shapes the blocked GEMM tiles badly: a first conv layer's weight gradient,
-/// with n = kh * kw = 9 columns and k = thousands of pixels.
-template <typename T>
-void add_dot_products(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b,
-                      std::size_t ldb, T* c, std::size_t ldc) {
-  constexpr std::size_t L = reduction_lanes;
-  for (std::size_t i = 0; i < m; ++i) {
-    const T* a_row = a + i * lda;
-    for (std::size_t j = 0; j < n; ++j) {
-      const T* b_row = b + j * ldb;
-      T lanes[L] = {};
-      std::size_t p = 0;
-      for (; p + L <= k; p += L)
-        for (std::size_t l = 0; l < L; ++l) lanes[l] += a_row[p + l] * b_row[p + l];
-      for (std::size_t l = 0; p + l < k; ++l) lanes[l] += a_row[p + l] * b_row[p + l];
-      T sum = T(0);
-      for (std::size_t l = 0; l < L; ++l) sum += lanes[l];
-      c[i * ldc + j] += sum;
-    }
   }
 }
 

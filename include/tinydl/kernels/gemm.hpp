@@ -28,6 +28,7 @@
 #include "tinydl/core/aligned_buffer.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/parallel.hpp"
+#include "tinydl/kernels/gemm_dot.hpp"
 #include "tinydl/kernels/gemm_microkernel.hpp"
 #include "tinydl/kernels/gemm_pack.hpp"
 
@@ -225,8 +226,11 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   const auto busiest = [&](std::size_t extent, std::size_t unit) {
     return round_up((extent + unit - 1) / unit, static_cast<std::size_t>(threads)) / threads * unit;
   };
-  const bool split_columns = busiest(n, line) * round_up(m, MR) <= busiest(m, MR) * round_up(n, line);
-  const std::size_t step = split_columns ? line : MR, extent = split_columns ? n : m;
+  // Few columns and a long k with both operands k-contiguous: dot products (gemm_dot.hpp), split by rows.
+  const bool dot = tb && !ta && n < dot_max_columns && k >= dot_min_depth;
+  const bool split_columns =
+      !dot && busiest(n, line) * round_up(m, MR) <= busiest(m, MR) * round_up(n, line);
+  const std::size_t step = split_columns ? line : dot ? detail::dot_rows_a : MR, extent = split_columns ? n : m;
   const std::size_t tiles = (extent + step - 1) / step;
 
   auto run_part = [&](std::size_t part, std::size_t parts) {
@@ -238,6 +242,11 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
     T* c_part = c + i0 * ldc + j0;
     if (trivial) {
       detail::scale_matrix(rows, cols, beta, c_part, ldc);
+      if (!epilogue.empty()) detail::apply_epilogue(epilogue, i0, j0, rows, cols, c_part, ldc);
+    } else if (dot) {
+      AlignedBuffer<T>& scratch = GemmWorkspace<T>::for_this_thread().b_block;
+      gemm_dot_products(rows, n, k, alpha, a + i0 * lda, lda, b, ldb, beta, c_part, ldc, scratch.data(),
+                        scratch.size());
       if (!epilogue.empty()) detail::apply_epilogue(epilogue, i0, j0, rows, cols, c_part, ldc);
     } else {
       const T* a_part = ta ? a + i0 : a + i0 * lda;

@@ -42,8 +42,6 @@ class Conv2D : public Layer<T> {
 public:
   /// Images summed into one weight-gradient partial (fixed, so results do not depend on threads).
   static constexpr std::size_t weight_grad_group = 4;
-  /// Patches narrower than this get their weight gradient as dot products rather than a GEMM.
-  static constexpr std::size_t small_patch = 16;
   /// Output pixels per GEMM below which images are grouped (measured: 121 pixels of 64 filters
   /// run at 78 GFLOP/s on one core, 484 at 91; 196 at 80, 784 at 92).
   static constexpr std::size_t wide_gemm = 512;
@@ -145,15 +143,10 @@ public:
           dy_b = staging_.get(thread);
         }
         const T* col = columns_for(g, x.data() + b * in_image, in_image, count, thread);
-        // dW_group (+)= dy_b col^T: a GEMM, or dot products when the patch is too narrow for
-        // the GEMM's tiles (a first layer's 3x3 patch of one channel: 9 columns)
-        if (patch < small_patch) {
-          if (b == first) std::fill(dw, dw + weight_.size(), T(0));
-          kernels::add_dot_products(filters_, patch, width, dy_b, width, col, width, dw, patch);
-        } else {
-          kernels::gemm(Trans::no, Trans::yes, filters_, patch, width, T(1), dy_b, width, col, width,
-                        b == first ? T(0) : T(1), dw, patch);
-        }
+        // dW_group (+)= dy_b col^T (for a first layer's 3x3 patch of one channel, 9 columns, the
+        // GEMM computes it as dot products)
+        kernels::gemm(Trans::no, Trans::yes, filters_, patch, width, T(1), dy_b, width, col, width,
+                      b == first ? T(0) : T(1), dw, patch);
         kernels::add_row_sums(filters_, width, dy_b, width, db);
         if (!dx.data()) continue;
         T* dx_b = dx.data() + b * in_image;
