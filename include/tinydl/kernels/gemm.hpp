@@ -58,6 +58,9 @@ struct GemmBlocking {
   static constexpr std::size_t nr = MicroTile<T>::nr;
   static constexpr std::size_t kc = 384;
   static constexpr std::size_t nc = (576 * 1024 / (kc * sizeof(T))) / nr * nr;
+  /// Column block when B is read in place: smaller, so that this block and the next one (which
+  /// the macro-kernel prefetches into L2 while it computes) fit in L2 together.
+  static constexpr std::size_t nc_in_place = (384 * 1024 / (kc * sizeof(T))) / nr * nr;
   static constexpr std::size_t mc = 256 / mr * mr;
 };
 
@@ -94,6 +97,8 @@ struct BBlock {
   std::size_t ld;          // stride between the k rows of a panel
   std::size_t panel_step;  // NR * kc when packed, NR when in place
   const T* ragged_panel;   // packed copy of a last panel narrower than NR (stride NR), or null
+  const T* next = nullptr; // in place: the B block these loops read next (same stride), or null
+  std::size_t next_cols = 0;
 };
 
 /// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
@@ -132,7 +137,14 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
       const std::size_t ldb = ragged ? NR : b_block.ld;
       T* c_tile = c + i0 * ldc + j0;
       const MicroKernel<T> kernel = rows == MR && cols == NR ? full_tile : microkernel_for<T>(rows, cols);
-      kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols);
+      // Each micro-kernel asks for B 16 rows ahead of the row it reads. When B is read in place,
+      // the second row panel's pass (which finds this block in L2) asks instead for the same
+      // panel of the next block: a B too large for the caches then comes from memory while
+      // the core computes, not in the first pass over the block, whose stride (a few cache lines per row)
+      // the hardware prefetchers do not follow.
+      const bool fetch_next = i0 == MR && b_block.next && j0 < b_block.next_cols;
+      const T* prefetch = fetch_next ? b_block.next + j0 : b_panel + 16 * ldb;
+      kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols, prefetch, fetch_next ? b_block.ld : ldb);
       if (epilogue) apply_epilogue(*epilogue, row0 + i0, col0 + j0, rows, cols, c_tile, ldc);
     }
   }
@@ -157,16 +169,25 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
       pack_a_block<Blk::mr>(trans_a, m, std::min(Blk::kc, k - p0), a_source(0, p0), lda,
                             ws.a_block.data() + m_padded * p0);
 
-  for (std::size_t j0 = 0; j0 < n; j0 += Blk::nc) {
-    const std::size_t nc = std::min(Blk::nc, n - j0);
+  const bool b_in_place = !trans_b && m <= gemm_in_place_b_max_rows;
+  const std::size_t nc_max = b_in_place ? Blk::nc_in_place : Blk::nc;
+  for (std::size_t j0 = 0; j0 < n; j0 += nc_max) {
+    const std::size_t nc = std::min(nc_max, n - j0);
     for (std::size_t p0 = 0; p0 < k; p0 += Blk::kc) {
       const std::size_t kc = std::min(Blk::kc, k - p0);
       const T* b_src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
       BBlock<T> b_block{ws.b_block.data(), Blk::nr, Blk::nr * kc, nullptr};
-      if (trans_b || m > gemm_in_place_b_max_rows) {
+      if (!b_in_place) {
         pack_b_panel<Blk::nr>(trans_b, kc, nc, b_src, ldb, ws.b_block.data());
       } else {
         b_block = {b_src, ldb, Blk::nr, nullptr};
+        if (p0 + kc < k) {  // the block after this one in these loops: the next k slice...
+          b_block.next = b_src + kc * ldb;
+          b_block.next_cols = nc;
+        } else if (j0 + nc < n) {  // ... or the first slice of the next column block
+          b_block.next = b + j0 + nc;
+          b_block.next_cols = std::min(nc_max, n - j0 - nc);
+        }
         if (const std::size_t full = nc / Blk::nr * Blk::nr; full < nc) {
           pack_b_panel<Blk::nr>(false, kc, nc - full, b_src + full, ldb, ws.b_block.data());
           b_block.ragged_panel = ws.b_block.data();

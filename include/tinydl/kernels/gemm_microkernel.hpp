@@ -58,7 +58,7 @@ inline void prefetch_tile(const T* c, std::size_t ldc) {
 /// per k, the first `rows` used) and a B micro-panel whose first `cols` columns are used.
 template <typename T>
 using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                             T* c, std::size_t ldc, std::size_t cols);
+                             T* c, std::size_t ldc, std::size_t cols, const T* prefetch, std::size_t prefetch_ld);
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
@@ -70,7 +70,7 @@ using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel,
 /// alpha and beta), which keeps results independent of where tile boundaries fall.
 template <typename T, std::size_t Rows, std::size_t Vectors>
 void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta, T* c,
-                      std::size_t ldc, std::size_t cols) {
+                      std::size_t ldc, std::size_t cols, const T* prefetch, std::size_t prefetch_ld) {
   using V = Simd<T>;
   using Reg = typename V::Reg;
   constexpr std::size_t MR = MicroTile<T>::mr, W = V::width;
@@ -83,7 +83,8 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
 
   for (std::size_t k = 0; k < kc; ++k) {
 #pragma GCC unroll 4
-    for (std::size_t v = 0; v < Vectors; ++v) __builtin_prefetch(b_panel + 16 * ldb + v * W, 0, 3);
+    for (std::size_t v = 0; v < Vectors; ++v) __builtin_prefetch(prefetch + v * W, 0, 3);
+    prefetch += prefetch_ld;
     Reg b[Vectors];
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < Vectors; ++v) b[v] = V::load(b_panel + v * W);
@@ -165,7 +166,7 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
 
 template <typename T, std::size_t Rows>
 void gemm_microkernel_rows(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                           T* c, std::size_t ldc, std::size_t cols) {
+                           T* c, std::size_t ldc, std::size_t cols, const T* /*prefetch*/, std::size_t /*prefetch_ld*/) {
   gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c, ldc, Rows, cols);
 }
 
