@@ -12,11 +12,71 @@
 #include <cstddef>
 #include <type_traits>
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
+#elif defined(__SSE__)
+#include <xmmintrin.h>
 #endif
 
 namespace tinydl::kernels {
+
+namespace detail {
+
+#if defined(__AVX__)
+/// Transposes the 8 x 8 block whose rows start at src[i * ld] into 64 contiguous values (row j of
+/// the result, at dst + 8 j, is column j of the source): pairs of rows interleaved, then pairs of
+/// pairs, then 128-bit halves exchanged.
+inline void transpose_8x8(const float* src, std::size_t ld, float* dst) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) and 4-7 (h = 1)
+    r[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+    r[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+    r[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+    r[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    _mm256_storeu_ps(dst + 8 * j, _mm256_permute2f128_ps(r[j], r[4 + j], 0x20));
+    _mm256_storeu_ps(dst + 8 * (4 + j), _mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
+  }
+}
+#endif
+
+#if defined(__SSE__)
+/// Transposes the 4 x 4 block whose rows start at src[i * ld] into 16 contiguous values.
+inline void transpose_4x4(const float* src, std::size_t ld, float* dst) {
+  __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + ld), r2 = _mm_loadu_ps(src + 2 * ld),
+         r3 = _mm_loadu_ps(src + 3 * ld);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + 4, r1);
+  _mm_storeu_ps(dst + 8, r2);
+  _mm_storeu_ps(dst + 12, r3);
+}
+#endif
+
+/// Packs `kc` values of MR full rows of a stored-as-is A into MR-value groups per k (a
+/// transpose), whole square blocks through registers where the instruction set has them.
+template <std::size_t MR, typename T>
+void pack_a_rows(std::size_t kc, const T* a, std::size_t lda, T* packed) {
+  std::size_t k = 0;
+#if defined(__AVX__)
+  if constexpr (std::is_same_v<T, float> && MR == 8)
+    for (; k + 8 <= kc; k += 8) transpose_8x8(a + k, lda, packed + k * MR);
+#endif
+#if defined(__SSE__)
+  if constexpr (std::is_same_v<T, float> && MR == 4)
+    for (; k + 4 <= kc; k += 4) transpose_4x4(a + k, lda, packed + k * MR);
+#endif
+  for (; k < kc; ++k)
+    for (std::size_t r = 0; r < MR; ++r) packed[k * MR + r] = a[r * lda + k];
+}
+
+}  // namespace detail
 
 #if defined(__AVX512F__)
 namespace detail {
@@ -67,7 +127,10 @@ void pack_a_block(bool transposed, std::size_t m, std::size_t kc, const T* a, st
         for (std::size_t r = rows; r < MR; ++r) packed[r] = T(0);
         packed += MR;
       }
-    } else {  // gather MR rows, one k at a time
+    } else if (rows == MR) {  // a transpose of MR rows
+      detail::pack_a_rows<MR>(kc, a + i0 * lda, lda, packed);
+      packed += kc * MR;
+    } else {  // gather the last rows, one k at a time
       for (std::size_t k = 0; k < kc; ++k) {
         for (std::size_t r = 0; r < rows; ++r) packed[r] = a[(i0 + r) * lda + k];
         for (std::size_t r = rows; r < MR; ++r) packed[r] = T(0);
