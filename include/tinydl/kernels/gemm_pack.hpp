@@ -120,7 +120,10 @@ template <std::size_t MR, typename T>
 void pack_a_block(bool transposed, std::size_t m, std::size_t kc, const T* a, std::size_t lda, T* packed) {
   for (std::size_t i0 = 0; i0 < m; i0 += MR) {
     const std::size_t rows = std::min(MR, m - i0);
-    if (transposed) {  // each k is a contiguous run of rows
+    if (transposed && rows == MR) {  // each k is a contiguous run of rows: a fixed-size copy
+      for (std::size_t k = 0; k < kc; ++k, packed += MR)
+        for (std::size_t r = 0; r < MR; ++r) packed[r] = a[k * lda + i0 + r];
+    } else if (transposed) {
       for (std::size_t k = 0; k < kc; ++k) {
         const T* src = a + k * lda + i0;
         for (std::size_t r = 0; r < rows; ++r) packed[r] = src[r];
