@@ -41,22 +41,48 @@ inline void valid_output_range(std::size_t out, std::size_t in, std::size_t stri
   first = std::min(first, last);
 }
 
-/// dst[0, n) = src[0, n) for the short runs of im2col (an image row: tens of values), where a
-/// call to memmove costs more than the copy. AVX-512: whole vectors, then one masked vector.
+/// Copies `rows` runs of `n` values, run r from src + r * src_step to dst + r * dst_step: the
+/// rows of an image window into a row of im2col's matrix (runs of an image row's width: tens of
+/// values, where a call to memmove costs more than the copy). AVX-512: whole vectors, then one
+/// masked vector whose mask is computed once for all rows.
 template <typename T>
-inline void copy_run(const T* src, std::size_t n, T* dst) {
+inline void copy_runs(const T* src, std::size_t src_step, std::size_t rows, std::size_t n, T* dst,
+                      std::size_t dst_step) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    std::size_t k = 0;
-    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(dst + k, _mm512_loadu_ps(src + k));
-    if (k < n) {
-      const __mmask16 rest = static_cast<__mmask16>((1u << (n - k)) - 1);
-      _mm512_mask_storeu_ps(dst + k, rest, _mm512_maskz_loadu_ps(rest, src + k));
+    const std::size_t whole = n / 16 * 16;
+    const __mmask16 rest = static_cast<__mmask16>((1u << (n - whole)) - 1);
+    for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
+      for (std::size_t k = 0; k < whole; k += 16) _mm512_storeu_ps(dst + k, _mm512_loadu_ps(src + k));
+      if (rest) _mm512_mask_storeu_ps(dst + whole, rest, _mm512_maskz_loadu_ps(rest, src + whole));
     }
     return;
   }
 #endif
-  for (std::size_t k = 0; k < n; ++k) dst[k] = src[k];
+  for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) std::copy(src, src + n, dst);
+}
+
+/// dst[k] += src[k] for `rows` runs of `n` values (strides as in copy_runs): col2im's rows.
+template <typename T>
+inline void add_runs(const T* src, std::size_t src_step, std::size_t rows, std::size_t n, T* dst,
+                     std::size_t dst_step) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const std::size_t whole = n / 16 * 16;
+    const __mmask16 rest = static_cast<__mmask16>((1u << (n - whole)) - 1);
+    for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
+      for (std::size_t k = 0; k < whole; k += 16)
+        _mm512_storeu_ps(dst + k, _mm512_add_ps(_mm512_loadu_ps(dst + k), _mm512_loadu_ps(src + k)));
+      if (rest)
+        _mm512_mask_storeu_ps(dst + whole, rest,
+                              _mm512_maskz_add_ps(rest, _mm512_maskz_loadu_ps(rest, dst + whole),
+                                                  _mm512_maskz_loadu_ps(rest, src + whole)));
+    }
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step)
+    for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
 }
 
 }  // namespace detail
@@ -99,20 +125,24 @@ void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
   for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
                             std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
     T* row = col + r * ld_col;
-    for (std::size_t oh = 0; oh < oh_n; ++oh) {
-      T* out = row + oh * ow_n;
-      if (oh < oh_first || oh >= oh_last) {
-        std::fill(out, out + ow_n, T(0));
-        continue;
-      }
-      const T* in_row = x + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-      for (std::size_t ow = 0; ow < ow_first; ++ow) out[ow] = T(0);  // a pixel or two of padding
-      if (g.stride_w == 1) {
-        detail::copy_run(in_row + (ow_first + j - g.pad_w), ow_last - ow_first, out + ow_first);
-      } else {
-        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in_row[ow * g.stride_w + j - g.pad_w];
-      }
-      for (std::size_t ow = ow_last; ow < ow_n; ++ow) out[ow] = T(0);
+    // Output rows whose input row is padding are zeros; in the others, the columns that read the
+    // padding (a pixel or two at each end) are zeros and the rest is copied.
+    std::fill(row, row + oh_first * ow_n, T(0));
+    std::fill(row + oh_last * ow_n, row + oh_n * ow_n, T(0));
+    if (oh_first == oh_last) return;
+    for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
+      std::fill(row + oh * ow_n, row + oh * ow_n + ow_first, T(0));
+      std::fill(row + oh * ow_n + ow_last, row + (oh + 1) * ow_n, T(0));
+    }
+    if (ow_first == ow_last) return;
+    const T* in = x + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
+    T* out = row + oh_first * ow_n;
+    if (g.stride_w == 1) {
+      detail::copy_runs(in + ow_first + j - g.pad_w, g.stride_h * g.in_w, oh_last - oh_first, ow_last - ow_first,
+                        out + ow_first, ow_n);
+    } else {
+      for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += g.stride_h * g.in_w, out += ow_n)
+        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in[ow * g.stride_w + j - g.pad_w];
     }
   });
 }
@@ -124,16 +154,15 @@ void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
   const std::size_t ow_n = g.out_w();
   for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
                             std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
-    const T* row = col + r * ld_col;
-    for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
-      const T* in = row + oh * ow_n;
-      T* out_row = dx + plane + (oh * g.stride_h + i - g.pad_h) * g.in_w;
-      if (g.stride_w == 1) {  // contiguous: vectorises
-        T* out = out_row + j - g.pad_w;
-        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] += in[ow];
-      } else {
-        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out_row[ow * g.stride_w + j - g.pad_w] += in[ow];
-      }
+    if (oh_first == oh_last || ow_first == ow_last) return;  // the window sees only padding
+    const T* in = col + r * ld_col + oh_first * ow_n;
+    T* out = dx + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
+    if (g.stride_w == 1) {
+      detail::add_runs(in + ow_first, ow_n, oh_last - oh_first, ow_last - ow_first, out + ow_first + j - g.pad_w,
+                       g.stride_h * g.in_w);
+    } else {
+      for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += ow_n, out += g.stride_h * g.in_w)
+        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow * g.stride_w + j - g.pad_w] += in[ow];
     }
   });
 }
