@@ -13,29 +13,41 @@ namespace bench {
 
 /// Runs `steps` rounds of 16 independent FMA chains on each of `threads` threads (enough chains
 /// to cover the FMA latency on every x86 core), no memory traffic; returns the flops done
-/// (2 * width * 16 * steps * threads), or 0 in a build without SIMD FMA.
-inline double run_fma_chains(int threads, std::size_t steps) {
+/// (2 * width * 16 * steps * threads), or 0 in a build without SIMD FMA. With `with_adds`, each
+/// round also runs 16 independent add chains, which cores with separate floating-point add
+/// pipes (Zen 4) execute beside the FMAs: a higher "peak" that a GEMM cannot use, since each of
+/// its multiply-adds needs a multiply.
+inline double run_fma_chains(int threads, std::size_t steps, bool with_adds = false) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   using V = tinydl::kernels::Simd<float>;
   constexpr std::size_t chains = 16;
   float result = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : result)
   {
-    typename V::Reg acc[chains];
-    for (std::size_t i = 0; i < chains; ++i) acc[i] = V::set1(float(i) * 1e-3f);
+    typename V::Reg acc[chains], sum[chains];
+    for (std::size_t i = 0; i < chains; ++i) acc[i] = sum[i] = V::set1(float(i) * 1e-3f);  // distinct: no merged chains
     const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
-    for (std::size_t s = 0; s < steps; ++s)
+    if (with_adds) {
+      for (std::size_t s = 0; s < steps; ++s)
 #pragma GCC unroll 16
-      for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
+        for (std::size_t i = 0; i < chains; ++i) {
+          acc[i] = V::fmadd(acc[i], x, y);
+          sum[i] = V::add(sum[i], y);
+        }
+    } else {
+      for (std::size_t s = 0; s < steps; ++s)
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
+    }
     alignas(64) float out[V::width];
-    for (std::size_t i = 1; i < chains; ++i) acc[0] = V::fmadd(acc[i], x, acc[0]);
-    V::store(out, acc[0]);
+    for (std::size_t i = 1; i < chains; ++i) acc[0] = V::fmadd(acc[i], x, V::add(acc[0], sum[i]));
+    V::store(out, V::add(acc[0], sum[0]));
     result += out[0];
   }
   benchmark::DoNotOptimize(result);
-  return 2.0 * V::width * chains * double(steps) * threads;
+  return (with_adds ? 3.0 : 2.0) * V::width * chains * double(steps) * threads;
 #else
-  (void)threads, (void)steps;
+  (void)threads, (void)steps, (void)with_adds;
   return 0;
 #endif
 }
@@ -47,21 +59,23 @@ inline double measure_fma_peak(int threads) {
   return flops / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 1e9;
 }
 
-/// The benchmark: GFLOP/s of the FMA chains, summed over threads.
-inline void fma_peak(benchmark::State& state, int threads) {
+/// The benchmark: GFLOP/s of the FMA chains (and add chains), summed over threads.
+inline void fma_peak(benchmark::State& state, int threads, bool with_adds = false) {
   double flops = 0;
-  for (auto _ : state) flops = run_fma_chains(threads, 4096);
+  for (auto _ : state) flops = run_fma_chains(threads, 4096, with_adds);
   if (flops == 0) state.SkipWithError("no SIMD FMA in this build");
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// Registers fma_peak for 1 and 2 threads.
+/// Registers fma_peak and fma_add_peak for 1 and 2 threads.
 inline void register_fma_peak() {
-  for (int threads : {1, 2})
-    benchmark::RegisterBenchmark(("fma_peak/threads:" + std::to_string(threads)).c_str(),
-                                 [threads](benchmark::State& s) { fma_peak(s, threads); })
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
+  for (bool with_adds : {false, true})
+    for (int threads : {1, 2})
+      benchmark::RegisterBenchmark(
+          ((with_adds ? "fma_add_peak/threads:" : "fma_peak/threads:") + std::to_string(threads)).c_str(),
+          [threads, with_adds](benchmark::State& s) { fma_peak(s, threads, with_adds); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace bench
