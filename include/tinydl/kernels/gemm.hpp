@@ -97,8 +97,8 @@ struct BBlock {
   std::size_t ld;          // stride between the k rows of a panel
   std::size_t panel_step;  // NR * kc when packed, NR when in place
   const T* ragged_panel;   // packed copy of a last panel narrower than NR (stride NR), or null
-  const T* next = nullptr; // in place: the B block these loops read next (same stride), or null
-  std::size_t next_cols = 0;
+  const T* next = nullptr;  // in place: the B block these loops read next (same stride), or null
+  std::size_t next_cols = 0;  // its width
 };
 
 /// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
@@ -139,9 +139,9 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
       const MicroKernel<T> kernel = rows == MR && cols == NR ? full_tile : microkernel_for<T>(rows, cols);
       // Each micro-kernel asks for B 16 rows ahead of the row it reads. When B is read in place,
       // the second row panel's pass (which finds this block in L2) asks instead for the same
-      // panel of the next block: a B too large for the caches then comes from memory while
-      // the core computes, not in the first pass over the block, whose stride (a few cache lines per row)
-      // the hardware prefetchers do not follow.
+      // panel of the next block: a B too large for the caches then arrives while the core
+      // computes, rather than during the first pass over the block, whose stride (three cache
+      // lines per row of B) the hardware prefetchers do not follow.
       const bool fetch_next = i0 == MR && b_block.next && j0 < b_block.next_cols;
       const T* prefetch = fetch_next ? b_block.next + j0 : b_panel + 16 * ldb;
       kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols, prefetch, fetch_next ? b_block.ld : ldb);
