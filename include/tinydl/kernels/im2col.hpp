@@ -41,48 +41,32 @@ inline void valid_output_range(std::size_t out, std::size_t in, std::size_t stri
   first = std::min(first, last);
 }
 
-/// Copies `rows` runs of `n` values, run r from src + r * src_step to dst + r * dst_step: the
-/// rows of an image window into a row of im2col's matrix (runs of an image row's width: tens of
-/// values, where a call to memmove costs more than the copy). AVX-512: whole vectors, then one
-/// masked vector whose mask is computed once for all rows.
-template <typename T>
-inline void copy_runs(const T* src, std::size_t src_step, std::size_t rows, std::size_t n, T* dst,
-                      std::size_t dst_step) {
+/// For `rows` runs of `n` values, run r from src + r * src_step to dst + r * dst_step:
+/// dst = src (Accumulate = false: im2col, an image window's rows into a row of the column matrix)
+/// or dst += src (true: col2im). The runs are an image row's width, tens of values, where a call
+/// to memmove costs more than the copy. AVX-512: whole vectors, then one masked vector whose
+/// mask is computed once for all rows.
+template <bool Accumulate, typename T>
+inline void transfer_runs(const T* src, std::size_t src_step, std::size_t rows, std::size_t n, T* dst,
+                          std::size_t dst_step) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
     const std::size_t whole = n / 16 * 16;
     const __mmask16 rest = static_cast<__mmask16>((1u << (n - whole)) - 1);
+    const auto vector = [](const float* from, float* to, __mmask16 lanes) {
+      __m512 v = _mm512_maskz_loadu_ps(lanes, from);
+      if constexpr (Accumulate) v = _mm512_maskz_add_ps(lanes, v, _mm512_maskz_loadu_ps(lanes, to));
+      _mm512_mask_storeu_ps(to, lanes, v);
+    };
     for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
-      for (std::size_t k = 0; k < whole; k += 16) _mm512_storeu_ps(dst + k, _mm512_loadu_ps(src + k));
-      if (rest) _mm512_mask_storeu_ps(dst + whole, rest, _mm512_maskz_loadu_ps(rest, src + whole));
-    }
-    return;
-  }
-#endif
-  for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) std::copy(src, src + n, dst);
-}
-
-/// dst[k] += src[k] for `rows` runs of `n` values (strides as in copy_runs): col2im's rows.
-template <typename T>
-inline void add_runs(const T* src, std::size_t src_step, std::size_t rows, std::size_t n, T* dst,
-                     std::size_t dst_step) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
-    const std::size_t whole = n / 16 * 16;
-    const __mmask16 rest = static_cast<__mmask16>((1u << (n - whole)) - 1);
-    for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
-      for (std::size_t k = 0; k < whole; k += 16)
-        _mm512_storeu_ps(dst + k, _mm512_add_ps(_mm512_loadu_ps(dst + k), _mm512_loadu_ps(src + k)));
-      if (rest)
-        _mm512_mask_storeu_ps(dst + whole, rest,
-                              _mm512_maskz_add_ps(rest, _mm512_maskz_loadu_ps(rest, dst + whole),
-                                                  _mm512_maskz_loadu_ps(rest, src + whole)));
+      for (std::size_t k = 0; k < whole; k += 16) vector(src + k, dst + k, 0xFFFF);
+      if (rest) vector(src + whole, dst + whole, rest);
     }
     return;
   }
 #endif
   for (std::size_t r = 0; r < rows; ++r, src += src_step, dst += dst_step)
-    for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
+    for (std::size_t k = 0; k < n; ++k) dst[k] = Accumulate ? dst[k] + src[k] : src[k];
 }
 
 }  // namespace detail
@@ -138,8 +122,8 @@ void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
     const T* in = x + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
     T* out = row + oh_first * ow_n;
     if (g.stride_w == 1) {
-      detail::copy_runs(in + ow_first + j - g.pad_w, g.stride_h * g.in_w, oh_last - oh_first, ow_last - ow_first,
-                        out + ow_first, ow_n);
+      detail::transfer_runs<false>(in + ow_first + j - g.pad_w, g.stride_h * g.in_w, oh_last - oh_first,
+                                   ow_last - ow_first, out + ow_first, ow_n);
     } else {
       for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += g.stride_h * g.in_w, out += ow_n)
         for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in[ow * g.stride_w + j - g.pad_w];
@@ -158,8 +142,8 @@ void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
     const T* in = col + r * ld_col + oh_first * ow_n;
     T* out = dx + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
     if (g.stride_w == 1) {
-      detail::add_runs(in + ow_first, ow_n, oh_last - oh_first, ow_last - ow_first, out + ow_first + j - g.pad_w,
-                       g.stride_h * g.in_w);
+      detail::transfer_runs<true>(in + ow_first, ow_n, oh_last - oh_first, ow_last - ow_first,
+                                  out + ow_first + j - g.pad_w, g.stride_h * g.in_w);
     } else {
       for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += ow_n, out += g.stride_h * g.in_w)
         for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow * g.stride_w + j - g.pad_w] += in[ow];
