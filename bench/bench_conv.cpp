@@ -104,17 +104,12 @@ int main(int argc, char** argv) {
   for (const ConvLayer& l : layers())
     for (int threads : {1, 2}) {
       const std::string suffix = "/threads:" + std::to_string(threads);
-      benchmark::RegisterBenchmark(("conv_forward/" + l.name + suffix).c_str(),
-                                   [l, threads](benchmark::State& s) { conv_forward(s, l, threads); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(("conv_backward/" + l.name + suffix).c_str(),
-                                   [l, threads](benchmark::State& s) { conv_backward(s, l, threads); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      bench::register_real_time(
+          "conv_forward/" + l.name + suffix, [l, threads](benchmark::State& s) { conv_forward(s, l, threads); },
+          benchmark::kMillisecond);
+      bench::register_real_time(
+          "conv_backward/" + l.name + suffix, [l, threads](benchmark::State& s) { conv_backward(s, l, threads); },
+          benchmark::kMillisecond);
     }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  return bench::run_benchmarks(argc, argv);
 }

@@ -101,19 +101,14 @@ int main(int argc, char** argv) {
                              (s.trans_a ? "_T" : "_N") + (s.trans_b ? "T" : "N");
     for (int threads : {1, 2}) {
       const std::string suffix = "/threads:" + std::to_string(threads);
-      benchmark::RegisterBenchmark(("gemm/" + s.name + "/" + dims + "/tinydl" + suffix).c_str(),
-                                   [s, threads](benchmark::State& st) { tinydl_gemm(st, s, threads); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMicrosecond);
+      bench::register_real_time(
+          "gemm/" + s.name + "/" + dims + "/tinydl" + suffix,
+          [s, threads](benchmark::State& st) { tinydl_gemm(st, s, threads); }, benchmark::kMicrosecond);
       for (const baseline::Library& lib : libs)
-        benchmark::RegisterBenchmark(("gemm/" + s.name + "/" + dims + "/" + lib.name + suffix).c_str(),
-                                     [lib, s, threads](benchmark::State& st) { baseline_gemm(st, lib, s, threads); })
-            ->UseRealTime()
-            ->Unit(benchmark::kMicrosecond);
+        bench::register_real_time(
+            "gemm/" + s.name + "/" + dims + "/" + lib.name + suffix,
+            [lib, s, threads](benchmark::State& st) { baseline_gemm(st, lib, s, threads); }, benchmark::kMicrosecond);
     }
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  return bench::run_benchmarks(argc, argv);
 }

@@ -174,14 +174,12 @@ int main(int argc, char** argv) {
   for (const char* name : model_names)
     for (int threads : {1, 2}) {
       const std::string suffix = std::string(name) + "/threads:" + std::to_string(threads);
-      benchmark::RegisterBenchmark(("train_step/" + suffix).c_str(),
-                                   [name, threads](benchmark::State& s) { train_step(s, name, threads); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(("inference/" + suffix).c_str(),
-                                   [name, threads](benchmark::State& s) { inference(s, name, threads); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      bench::register_real_time(
+          "train_step/" + suffix, [name, threads](benchmark::State& s) { train_step(s, name, threads); },
+          benchmark::kMillisecond);
+      bench::register_real_time(
+          "inference/" + suffix, [name, threads](benchmark::State& s) { inference(s, name, threads); },
+          benchmark::kMillisecond);
     }
   for (const char* name : model_names) {
     Setup s(name, 1);
@@ -189,20 +187,16 @@ int main(int argc, char** argv) {
       for (const bool backward : {false, true}) {
         const std::string label = std::string("layer/") + name + "/" + s.model.layer(i).name() +
                                   (backward ? "/backward" : "/forward") + "/threads:2";
-        benchmark::RegisterBenchmark(label.c_str(), [name, i, backward](benchmark::State& st) {
-          layer_pass(st, name, i, backward, 2);
-        })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        bench::register_real_time(
+            label, [name, i, backward](benchmark::State& st) { layer_pass(st, name, i, backward, 2); },
+            benchmark::kMicrosecond);
       }
   }
   // Last: after a user's region, libgomp runs the next few regions measurably slower (seen as
   // +30% on the MLP's inference), which would distort the benchmarks that follow.
   for (const char* name : model_names)
-    benchmark::RegisterBenchmark((std::string("user_parallel_region/") + name + "/threads:2").c_str(),
-                                 [name](benchmark::State& s) { user_parallel_region(s, name); })
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+    bench::register_real_time(
+        std::string("user_parallel_region/") + name + "/threads:2",
+        [name](benchmark::State& s) { user_parallel_region(s, name); }, benchmark::kMillisecond);
+  return bench::run_benchmarks(argc, argv);
 }

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <string>
 
+#include "registration.hpp"
+
 namespace bench {
 
 /// Runs `steps` rounds of 16 independent FMA chains on each of `threads` threads (enough chains
@@ -71,11 +73,9 @@ inline void fma_peak(benchmark::State& state, int threads, bool with_adds = fals
 inline void register_fma_peak() {
   for (bool with_adds : {false, true})
     for (int threads : {1, 2})
-      benchmark::RegisterBenchmark(
-          ((with_adds ? "fma_add_peak/threads:" : "fma_peak/threads:") + std::to_string(threads)).c_str(),
-          [threads, with_adds](benchmark::State& s) { fma_peak(s, threads, with_adds); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMicrosecond);
+      register_real_time((with_adds ? "fma_add_peak/threads:" : "fma_peak/threads:") + std::to_string(threads),
+                         [threads, with_adds](benchmark::State& s) { fma_peak(s, threads, with_adds); },
+                         benchmark::kMicrosecond);
 }
 
 }  // namespace bench
