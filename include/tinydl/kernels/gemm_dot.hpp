@@ -12,8 +12,8 @@
 /// Each dot product is summed in `width` lanes (element p goes to lane p mod width) and the
 /// lanes added in order at the end. k is walked in chunks of `dot_chunk` so that the chunk of
 /// every row of A and B stays in L2 while all RA x RB register blocks of (row of A, row of B)
-/// use it; the blocks' lane sums are kept in a scratch buffer between chunks. The chunks, lanes and
-/// order do not depend on the thread split, so neither does the result.
+/// use it; the blocks' lane sums are kept in a scratch buffer between chunks. The chunks, lanes
+/// and order do not depend on the thread split, so neither does the result.
 
 #include <algorithm>
 #include <cstddef>
@@ -39,11 +39,17 @@ inline constexpr std::size_t dot_rows_a = 4, dot_rows_b = 4;
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
+/// Values of scratch that gemm_dot_products needs for m rows and n columns.
+template <typename T>
+constexpr std::size_t dot_lanes_size(std::size_t m, std::size_t n) {
+  constexpr std::size_t RA = detail::dot_rows_a, RB = detail::dot_rows_b;
+  return (m + RA - 1) / RA * ((n + RB - 1) / RB) * RA * RB * Simd<T>::width;
+}
+
 namespace detail {
 
-
-/// lanes[r * RB + s] += sum over this chunk of A row r times B row s, lane by lane, for RA rows of A
-/// (`lda` apart) and RB rows of B (`ldb` apart), `len` values each (`len` a multiple of the width).
+/// lanes[r * RB + s] += the sum over `len` values (a multiple of the width) of A row r times B row
+/// s, lane by lane, for RA rows of A (`lda` apart) and RB rows of B (`ldb` apart).
 template <typename T, std::size_t RA, std::size_t RB>
 void dot_block(std::size_t len, const T* a, std::size_t lda, const T* b, std::size_t ldb, T* lanes) {
   using V = Simd<T>;
@@ -78,22 +84,11 @@ void dot_block_any(std::size_t ra, std::size_t rb, std::size_t len, const T* a, 
   table[ra - 1][rb - 1](len, a, lda, b, ldb, lanes);
 }
 
-}  // namespace detail
-
-/// Values of scratch that gemm_dot_products needs for m rows and n columns.
-template <typename T>
-constexpr std::size_t dot_lanes_size(std::size_t m, std::size_t n) {
-  constexpr std::size_t RA = detail::dot_rows_a, RB = detail::dot_rows_b;
-  return (m + RA - 1) / RA * ((n + RB - 1) / RB) * RA * RB * Simd<T>::width;
-}
-
-namespace detail {
-
 /// gemm_dot_products for m rows whose lane sums fit `lanes` (dot_lanes_size<T>(m, n) values).
 template <typename T>
 void dot_products_slab(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                        const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc, T* lanes) {
-  constexpr std::size_t W = Simd<T>::width, RA = detail::dot_rows_a, RB = detail::dot_rows_b;
+  constexpr std::size_t W = Simd<T>::width, RA = dot_rows_a, RB = dot_rows_b;
   const std::size_t column_blocks = (n + RB - 1) / RB;
   // The lane sums of block (i0, j0) -- RA x RB dot products, W lanes each -- are contiguous.
   const auto block_lanes = [&](std::size_t i0, std::size_t j0) {
@@ -103,21 +98,23 @@ void dot_products_slab(std::size_t m, std::size_t n, std::size_t k, T alpha, con
 
   alignas(64) T a_tail[RA * W], b_tail[RB * W];
   const std::size_t whole = k / W * W;  // k values that fill whole vectors
-  for (std::size_t p0 = 0; p0 < k; p0 += detail::dot_chunk) {
-    const std::size_t p1 = std::min(k, p0 + detail::dot_chunk);
+  for (std::size_t p0 = 0; p0 < k; p0 += dot_chunk) {
+    const std::size_t p1 = std::min(k, p0 + dot_chunk);
     const std::size_t len = std::min(p1, whole) - p0;  // chunk starts are multiples of W
     for (std::size_t i0 = 0; i0 < m; i0 += RA) {
       const std::size_t ra = std::min(RA, m - i0);
       for (std::size_t j0 = 0; j0 < n; j0 += RB) {
         const std::size_t rb = std::min(RB, n - j0);
         T* block = block_lanes(i0, j0);
-        if (len) detail::dot_block_any(ra, rb, len, a + i0 * lda + p0, lda, b + j0 * ldb + p0, ldb, block);
+        if (len) dot_block_any(ra, rb, len, a + i0 * lda + p0, lda, b + j0 * ldb + p0, ldb, block);
         if (p1 == k && whole < k) {  // the last k % W values, zero-padded to one vector per row
           std::fill(a_tail, a_tail + RA * W, T(0));
           std::fill(b_tail, b_tail + RB * W, T(0));
-          for (std::size_t r = 0; r < ra; ++r) std::copy(a + (i0 + r) * lda + whole, a + (i0 + r) * lda + k, a_tail + r * W);
-          for (std::size_t s = 0; s < rb; ++s) std::copy(b + (j0 + s) * ldb + whole, b + (j0 + s) * ldb + k, b_tail + s * W);
-          detail::dot_block_any(ra, rb, W, a_tail, W, b_tail, W, block);
+          for (std::size_t r = 0; r < ra; ++r)
+            std::copy(a + (i0 + r) * lda + whole, a + (i0 + r) * lda + k, a_tail + r * W);
+          for (std::size_t s = 0; s < rb; ++s)
+            std::copy(b + (j0 + s) * ldb + whole, b + (j0 + s) * ldb + k, b_tail + s * W);
+          dot_block_any(ra, rb, W, a_tail, W, b_tail, W, block);
         }
       }
     }

@@ -100,7 +100,9 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
 
   // C = alpha * sum + beta * C; with beta == 0, C is not read (it may hold garbage, even NaN).
   const Reg alpha_v = V::set1(alpha), beta_v = V::set1(beta);
-  const auto update = [&](Reg s, const T* old) { return beta == T(0) ? V::mul(alpha_v, s) : V::fmadd(alpha_v, s, V::mul(beta_v, V::load(old))); };
+  const auto update = [&](Reg s, const T* old) {
+    return beta == T(0) ? V::mul(alpha_v, s) : V::fmadd(alpha_v, s, V::mul(beta_v, V::load(old)));
+  };
   const std::size_t last_width = cols - (Vectors - 1) * W;  // 1 .. W columns in the last vector
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < Rows; ++i) {
@@ -166,7 +168,8 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
 
 template <typename T, std::size_t Rows>
 void gemm_microkernel_rows(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                           T* c, std::size_t ldc, std::size_t cols, const T* /*prefetch*/, std::size_t /*prefetch_ld*/) {
+                           T* c, std::size_t ldc, std::size_t cols, const T* /*prefetch*/,
+                           std::size_t /*prefetch_ld*/) {
   gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c, ldc, Rows, cols);
 }
 

@@ -101,7 +101,8 @@ inline void transpose_16x16(const float* src, std::size_t ld, float* dst, std::s
     r[4 * i + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, hi_ab, hi_cd));
   }
   for (int j = 0; j < 4; ++j) {  // gather lane L of the four row groups into column 4L + j
-    const __m512 even_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0x88), odd_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0xdd);
+    const __m512 even_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0x88);
+    const __m512 odd_low = _mm512_maskz_shuffle_f32x4(0xFFFF, r[j], r[4 + j], 0xdd);
     const __m512 even_high = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + j], r[12 + j], 0x88);
     const __m512 odd_high = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + j], r[12 + j], 0xdd);
     _mm512_storeu_ps(dst + (0 + j) * ld_dst, _mm512_maskz_shuffle_f32x4(0xFFFF, even_low, even_high, 0x88));
