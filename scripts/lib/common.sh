@@ -6,7 +6,14 @@ TINYDL_PACKAGES=(
   nlohmann-json3-dev zlib1g-dev libstb-dev            # what the library's headers include
   catch2 libeigen3-dev                                # tests: Catch2 v2, Eigen as the oracle
   libbenchmark-dev libopenblas-dev libdnnl-dev        # benchmarks and their baselines
+  ocl-icd-opencl-dev                                  # libdnnl-dev's CMake config requires OpenCL (only Recommended)
   dataset-fashion-mnist                               # the data of the comparison
+)
+
+# Packages the build uses when present and skips with a message when absent; the package check
+# (scripts/check_packages.sh) accepts their files, install_missing_packages does not install them.
+TINYDL_OPTIONAL_PACKAGES=(
+  python3-minimal   # /usr/bin/python3, probed for the optional PyTorch loading test (python3-torch)
 )
 
 say() { printf '\n==> %s\n' "$*"; }
