@@ -14,6 +14,8 @@
 #   and what they run is covered by the unit tests there; this keeps a clean run near 10 min.
 #   avx2    Clang, Release, -mavx2 -mfma: the AVX2 kernels on an AVX-512 machine
 #   plain   Clang, Release, no -march: the portable x86-64 (SSE2) code paths
+# Then scripts/check_packages.sh checks that every file the builds used comes from a package the
+# install step brings (it counts as one test in the total).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -65,6 +67,18 @@ for name in "${configs[@]}"; do
   fi
   [ "$status" -eq 0 ] || failed_configs+=("$name (tests)")
 done
+
+# Every file the builds used must come from a package the install step brings (see the script).
+built=()
+for name in "${configs[@]}"; do [ -f "build/test-$name/CMakeCache.txt" ] && built+=("build/test-$name"); done
+if [ ${#built[@]} -gt 0 ]; then
+  say "Package check: every file the builds used comes from TINYDL_PACKAGES"
+  if bash scripts/check_packages.sh "${built[@]}"; then
+    total_passed=$((total_passed + 1))
+  else
+    total_failed=$((total_failed + 1)); failed_configs+=("packages")
+  fi
+fi
 
 say "Finished ${configs[*]} in $((SECONDS - start)) s"
 [ ${#failed_configs[@]} -eq 0 ] || echo "FAILED: ${failed_configs[*]}"
