@@ -135,6 +135,22 @@ int main(int argc, char** argv) {
     two.verbose = 0;
     model.fit(train, two, {&print_lr, &reduce, &stop_on_nan});
     // [lambda]
+
+    // [inspect]
+    const std::vector<double> val_losses = history.values("val_loss");  // one value per epoch
+    const Tensor<std::int32_t>& labels = test.labels();                 // (128), int32
+    for (const auto& [name, param] : model.named_parameters())          // "0.weight", "1.running_mean", ...
+      std::printf("%s %s\n", name.c_str(), param.value.shape().to_string().c_str());
+    const std::vector<Tensor<float>> snapshot = model.get_weights();  // copies; set_weights puts them back
+    model.set_weights(snapshot);
+    const TensorView<const float> logits = model.forward(x.view(), Mode::eval);
+    const TensorView<const float> same_logits = model.outputs();  // the last forward's output, (16, 4)
+    const std::vector<std::int32_t> predicted = metrics::predicted_classes(same_logits);
+    const metrics::ConfusionMatrix confusion(metrics::predicted_classes(probabilities.view()), labels.view(), 4);
+    std::printf("%zu val losses; %zu logits; test accuracy %.3f, macro F1 %.3f; first prediction %d\n",
+                val_losses.size(), logits.size(), confusion.accuracy(), confusion.macro_f1(), predicted[0]);
+    model.load_weights(io::SafetensorsFile::load(best_path), /*prefix=*/"");  // an open file, keys prefix + name
+    // [inspect]
     return result.accuracy > 0.8 ? 0 : 1;
   } catch (const Error& e) {  // every tinydl failure: shapes, files, options
     std::fprintf(stderr, "api_tour: %s\n", e.what());

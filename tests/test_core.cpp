@@ -257,16 +257,35 @@ TEST_CASE("Every C++ block of docs/api.md appears in an example program", "[docs
   };
   const std::string examples = strip(read("examples/api_tour.cpp")) + strip(read("examples/minimal.cpp"));
   const std::string guide = read("docs/api.md");
-  std::size_t blocks = 0;
-  for (std::size_t at = guide.find("```cpp\n"); at != std::string::npos; at = guide.find("```cpp\n", at)) {
-    const std::size_t begin = at + 7, end = guide.find("```", begin);
-    REQUIRE(end != std::string::npos);
-    const std::string block = guide.substr(begin, end - begin);
-    at = end + 3;
-    if (block.find("#include <tinydl/tinydl.hpp>") == 0) continue;  // the one-line include example
+  // Blocks are read line by line, as CommonMark does: a fence is a line of its own, "```" or
+  // "```cpp". A fence glued to the end of a code line does not close the block in a renderer,
+  // so it is an error here too.
+  std::istringstream lines(guide);
+  std::string line, block;
+  std::size_t blocks = 0, number = 0;
+  bool in_block = false, in_cpp = false;
+  while (std::getline(lines, line)) {
+    ++number;
+    const bool fence = line.rfind("```", 0) == 0;
+    INFO("docs/api.md:" << number << ": " << line);
+    CHECK((line.find("```") == std::string::npos || fence));  // no fence after other text
+    if (!fence) {
+      if (in_cpp) block += line + "\n";
+      continue;
+    }
+    if (!in_block) {
+      in_block = true;
+      in_cpp = line == "```cpp";
+      block.clear();
+      continue;
+    }
+    CHECK(line == "```");  // a closing fence carries no info string
+    in_block = false;
+    if (!in_cpp || block.find("#include <tinydl/tinydl.hpp>") == 0) continue;  // the one-line include
     ++blocks;
     INFO(block);
     CHECK(examples.find(strip(block)) != std::string::npos);
   }
+  CHECK_FALSE(in_block);  // every block closed
   CHECK(blocks >= 7);
 }
