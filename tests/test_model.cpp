@@ -317,6 +317,47 @@ TEST_CASE("A training step allocates nothing once memory is planned", "[model][m
   CHECK(allocations >= 1);
 }
 
+TEST_CASE("The study's models allocate nothing per training step or inference batch, at 1 and 2 threads",
+          "[model][memory]") {
+  if (!TINYDL_COUNT_ALLOCATIONS) {
+    WARN("skipped: allocations cannot be counted under AddressSanitizer");
+    return;
+  }
+  // Batch 64 at 28x28: shapes such as "(64, 32, 28, 28)" print in more than 15 characters, past
+  // libstdc++'s small-string buffer, so an error text built when nothing failed would show here.
+  constexpr std::size_t batch = 64;
+  const int threads_before = num_threads();
+  Tensor<float> x(Shape{batch, 1, 28, 28});
+  Tensor<std::int32_t> labels(Shape{batch});
+  const CounterRng rng(11);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
+  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      auto model = zoo::by_name<float>(name);
+      model.build(Shape{1, 28, 28}, 5);
+      model.compile(Adam<float>(1e-3));
+      model.reserve(batch);
+      for (int warm = 0; warm < 2; ++warm) {  // optimizer state, OpenMP's threads
+        model.train_on_batch(x.view(), labels.view());
+        model.forward(x.view(), Mode::eval);
+      }
+      allocations = 0;
+      counting = true;
+      for (int step = 0; step < 2; ++step) model.train_on_batch(x.view(), labels.view());
+      const long training = allocations.exchange(0);
+      for (int step = 0; step < 2; ++step) model.forward(x.view(), Mode::eval);
+      const long inference = allocations.exchange(0);
+      counting = false;
+      INFO(name << " at " << threads << " threads");
+      CHECK(training == 0);
+      CHECK(inference == 0);
+    }
+  }
+  set_num_threads(threads_before);
+}
+
 // ---- files --------------------------------------------------------------------------------------------
 
 TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-shaped", "[model][io]") {

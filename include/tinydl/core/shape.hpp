@@ -35,8 +35,9 @@ public:
 
   /// Extent of dimension `axis`; throws `ShapeError` when `axis >= rank()`.
   std::size_t operator[](std::size_t axis) const {
-    check<ShapeError>(axis < rank_, "Shape ", to_string(), ": axis ", axis, " out of range for rank ",
-                      rank_);
+    // *this, not to_string(): check's arguments are evaluated on every call, and the text must
+    // be built only when the check fails (no allocation in a training step).
+    check<ShapeError>(axis < rank_, "Shape ", *this, ": axis ", axis, " out of range for rank ", rank_);
     return dims_[axis];
   }
 
@@ -92,6 +93,25 @@ private:
   std::array<std::size_t, max_rank> dims_{};
   std::size_t rank_ = 0;
 };
+
+/// A shape printed with a batch axis of any size shown as N: `(N, 32, 26, 26)`. It formats only
+/// when streamed, so it can go into a `check` message at no cost while the check passes.
+struct BatchN {
+  const Shape& shape;
+  std::size_t first_axis;  ///< the axes printed after N: 0 for an item shape, 1 for a batch shape
+
+  friend std::ostream& operator<<(std::ostream& out, const BatchN& b) {
+    out << "(N";
+    for (std::size_t i = b.first_axis; i < b.shape.rank(); ++i) out << ", " << b.shape[i];
+    return out << ")";
+  }
+};
+
+/// `(N, 32, 26, 26)` for the item shape (32, 26, 26).
+inline BatchN batch_of_items(const Shape& item) { return BatchN{item, 0}; }
+
+/// `(N, 32, 26, 26)` for the batch shape (1, 32, 26, 26): its batch extent shown as N.
+inline BatchN batch_axis_as_n(const Shape& batch) { return BatchN{batch, 1}; }
 
 /// The shape of a batch of `n` items of shape `item`: (C, H, W) -> (n, C, H, W).
 /// Throws `ShapeError` if the result would exceed rank 4.

@@ -213,8 +213,9 @@ public:
   void read_into(const std::string& name, TensorView<T> out) const {
     const TensorInfo& entry = info(name);
     const bool same = entry.shape.size() <= Shape::max_rank && entry.to_shape() == out.shape();
-    check<IoError>(same, source_, ": tensor '", name, "' has shape ", entry.shape_string(), ", expected ",
-                   out.shape());
+    if (!same)  // the message is built only on failure
+      throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' has shape ", entry.shape_string(),
+                                           ", expected ", out.shape()));
     copy_converted(name, entry, out.data());
   }
 
@@ -369,9 +370,10 @@ public:
     check<ConfigError>(!name.empty() && name != "__metadata__", "safetensors: invalid tensor name '", name, "'");
     check<ConfigError>(entries_.count(name) == 0, "safetensors: tensor '", name, "' added twice");
     TensorInfo info{dtype, shape, 0, 0};
-    check<ConfigError>(info.numel() * dtype_size(dtype) == bytes, "safetensors: tensor '", name, "' ",
-                       info.shape_string(), " of ", dtype_name(dtype), " needs ", info.numel() * dtype_size(dtype),
-                       " bytes, got ", bytes);
+    if (info.numel() * dtype_size(dtype) != bytes)
+      throw ConfigError(tinydl::detail::concat("safetensors: tensor '", name, "' ", info.shape_string(), " of ",
+                                               dtype_name(dtype), " needs ", info.numel() * dtype_size(dtype),
+                                               " bytes, got ", bytes));
     const char* begin = static_cast<const char*>(data);
     entries_[name] = {info, std::vector<char>(begin, begin + bytes)};
     order_.push_back(name);

@@ -114,7 +114,7 @@ protected:
   void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
     check<Error>(built(), who(), ": ", pass, " before build()");
     if (x.rank() != input_.rank() || x.rank() == 0 || x.with_batch(1) != input_.with_batch(1))
-      throw ShapeError(detail::concat(who(), ": ", pass, " expected input ", describe_batch(input_), ", got ", x));
+      throw ShapeError(detail::concat(who(), ": ", pass, " expected input ", batch_axis_as_n(input_), ", got ", x));
     const Shape expected = output_shape(x);
     check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected, ", got ", y);
   }
@@ -127,13 +127,6 @@ protected:
                       dy.shape());
     check<ShapeError>(!dx.data() || dx.shape() == x.shape(), who(), ": backward expected dx ", x.shape(),
                       " (the input's shape), got ", dx.shape());
-  }
-
-  /// `(N, 1, 28, 28)`: a shape with its batch extent shown as N.
-  static std::string describe_batch(const Shape& s) {
-    std::string text = s.to_string();
-    const std::size_t comma = text.find(',');
-    return "(N" + (comma == std::string::npos ? std::string(")") : text.substr(comma));
   }
 
   Shape input_;

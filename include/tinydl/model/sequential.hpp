@@ -182,7 +182,7 @@ public:
     std::ostringstream out;
     const int name_width = 30, shape_width = 24, count_width = 12;
     const std::string rule(name_width + shape_width + count_width, '=');
-    out << "Model: Sequential, input " << shape_string(shapes_.front()) << "\n";
+    out << "Model: Sequential, input " << batch_of_items(shapes_.front()) << "\n";
     out << std::left << std::setw(name_width) << "Layer (type)" << std::setw(shape_width) << "Output shape"
         << std::right << std::setw(count_width) << "Param #" << "\n"
         << rule << "\n";
@@ -191,7 +191,7 @@ public:
       for (auto& p : layers_[i]->params())
         if (!p.integer) count += p.value.size();
       out << std::left << std::setw(name_width) << (layers_[i]->name() + " (" + layers_[i]->type() + ")")
-          << std::setw(shape_width) << shape_string(shapes_[i + 1]) << std::right << std::setw(count_width)
+          << std::setw(shape_width) << detail::concat(batch_of_items(shapes_[i + 1])) << std::right << std::setw(count_width)
           << with_commas(count) << "\n";
     }
     const std::size_t trainable = parameter_count(true), fixed = parameter_count(false);
@@ -460,12 +460,6 @@ private:
     return *this;
   }
 
-  /// "(N, 32, 26, 26)" for an item shape (32, 26, 26).
-  static std::string shape_string(const Shape& item) {
-    const std::string text = item.to_string();
-    return "(N, " + text.substr(1);
-  }
-
   static std::string with_commas(std::size_t n) {
     std::string digits = std::to_string(n), out;
     for (std::size_t i = 0; i < digits.size(); ++i) {
@@ -498,8 +492,8 @@ private:
   /// Checks a batch shape and plans memory for it; returns the batch size.
   std::size_t check_batch(const Shape& batch) {
     require_built();
-    check<ShapeError>(batch.rank() >= 2 && batch[0] > 0, "Sequential: expected a batch (N, ",
-                      shape_string(input_shape()).substr(4), ", got ", batch);
+    check<ShapeError>(batch.rank() >= 2 && batch[0] > 0, "Sequential: expected a batch ",
+                      batch_of_items(input_shape()), ", got ", batch);
     check_item_shape(tinydl::item_shape(batch), "Sequential");
     reserve(batch[0]);
     return batch[0];

@@ -92,8 +92,9 @@ void check_tensors_fit(const io::SafetensorsFile& file, const std::string& prefi
     const bool scalar_fits = p.value.size() == 1 && info.numel() == 1 && info.shape.size() <= 1;
     const bool shape_fits =
         scalar_fits || (info.shape.size() <= Shape::max_rank && info.to_shape() == p.value.shape());
-    check<IoError>(shape_fits, file.source(), ": tensor '", prefix + key, "' has shape ", info.shape_string(),
-                   ", the model's parameter is ", p.value.shape());
+    if (!shape_fits)  // the message is built only on failure
+      throw IoError(tinydl::detail::concat(file.source(), ": tensor '", prefix, key, "' has shape ",
+                                           info.shape_string(), ", the model's parameter is ", p.value.shape()));
   }
 }
 
@@ -174,9 +175,10 @@ void Sequential<T>::load_training_state(const std::string& path) {
     if (!p.trainable()) continue;
     for (std::size_t s = 0; s < opt.slot_names().size(); ++s) {
       const io::TensorInfo& info = file.info(slot_keys[s * trainable + k]);
-      check<IoError>(info.shape.size() <= Shape::max_rank && info.to_shape() == p.value.shape(), path,
-                     ": optimizer state '", slot_keys[s * trainable + k], "' has shape ", info.shape_string(),
-                     ", its parameter is ", p.value.shape());
+      if (info.shape.size() > Shape::max_rank || info.to_shape() != p.value.shape())
+        throw IoError(tinydl::detail::concat(path, ": optimizer state '", slot_keys[s * trainable + k],
+                                             "' has shape ", info.shape_string(), ", its parameter is ",
+                                             p.value.shape()));
     }
     ++k;
   }
