@@ -438,3 +438,35 @@ TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][
                     Contains("padding: expected \"valid\", \"same\""));
   CHECK_THROWS_WITH(make_layer<float>("Dense", {{"units", 3}, {"init", "ones"}}), Contains("unknown initializer 'ones'"));
 }
+
+TEST_CASE("backward must pair with the last forward pass: another tensor or no pass is an Error", "[layers]") {
+  const Shape in{2, 3, 6, 6};
+  const Tensor<double> a = test::random_tensor<double>(in, 1), b = test::random_tensor<double>(in, 2);
+  MaxPool2D<double> pool(2);
+  build(pool, in);
+  Tensor<double> y(pool.output_shape(in)), dy(y.shape()), dx(in);
+  // No forward since build: nothing to differentiate.
+  CHECK_THROWS_WITH(pool.backward(a.view(), y.view(), dy.view(), dx.view()),
+                    Catch::Contains("last forward pass") && Catch::Contains("none since build"));
+  // forward(a), forward(b), backward(a) would route a's gradient by b's arg-max.
+  pool.forward(a.view(), y.view(), Mode::train);
+  pool.forward(b.view(), y.view(), Mode::train);
+  CHECK_THROWS_WITH(pool.backward(a.view(), y.view(), dy.view(), dx.view()),
+                    Catch::Contains("MaxPool2D") && Catch::Contains("another tensor"));
+  CHECK_NOTHROW(pool.backward(b.view(), y.view(), dy.view(), dx.view()));
+
+  // BatchNorm: a train pass on a, an eval pass on b, then backward(a) would mix a's gradient with
+  // b's pass (its running statistics).
+  BatchNorm<double> bn;
+  build(bn, in);
+  Tensor<double> z(in), dz(in);
+  bn.forward(a.view(), z.view(), Mode::train);
+  bn.forward(b.view(), z.view(), Mode::eval);
+  CHECK_THROWS_AS(bn.backward(a.view(), z.view(), dz.view(), dx.view()), Error);
+  // A forward that throws pairs with nothing.
+  Tensor<double> one(Shape{1, 3}), one_out(Shape{1, 3});
+  BatchNorm<double> single;
+  build(single, Shape{1, 3});
+  CHECK_THROWS_AS(single.forward(one.view(), one_out.view(), Mode::train), ShapeError);
+  CHECK_THROWS_AS(single.backward(one.view(), one_out.view(), one_out.view(), one.view()), Error);
+}

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -84,10 +85,15 @@ inline void check_gradients(tinydl::Layer<double>& layer, const tinydl::Tensor<d
     return sum;
   };
 
+  // The layer contract: backward adds into the parameter gradients and overwrites dx. Start the
+  // gradients at a constant and dx at NaN, so a layer that overwrites where it must add (or adds
+  // where it must overwrite) fails below instead of passing on zeroed buffers.
+  const double grad_start = 0.375;
   for (auto& p : layer.params())
-    if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), 0.0);
+    if (p.trainable()) std::fill(p.grad.begin(), p.grad.end(), grad_start);
   (void)loss();
   Tensor<double> dx(x.shape());
+  std::fill(dx.begin(), dx.end(), std::numeric_limits<double>::quiet_NaN());
   layer.backward(x.view(), y.view(), r.view(), dx.view());
 
   const double h = 1e-6;
@@ -114,7 +120,7 @@ inline void check_gradients(tinydl::Layer<double>& layer, const tinydl::Tensor<d
     if (!p.trainable()) continue;
     const Tensor<double> analytic = [&] {
       Tensor<double> copy(p.grad.shape());
-      std::copy(p.grad.begin(), p.grad.end(), copy.begin());
+      for (std::size_t i = 0; i < copy.size(); ++i) copy[i] = p.grad[i] - grad_start;  // what backward added
       return copy;
     }();
     for (std::size_t i = 0; i < p.value.size(); ++i) {

@@ -71,24 +71,24 @@ public:
     return input;
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  nlohmann::json config() const override { return f_.config(); }
+
+protected:
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     // Plain pointers and a copy of f: the loop then vectorises (nothing it stores can alias them).
     parallel_ranges(x.size(), [f = f_, in = x.data(), out = y.data()](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) out[i] = f.value(in[i]);
     });
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     if (!dx.data()) return;
     parallel_ranges(x.size(), [f = f_, in = x.data(), out = y.data(), grad_out = dy.data(),
                                grad_in = dx.data()](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) grad_in[i] = grad_out[i] * f.derivative(in[i], out[i]);
     });
   }
-
-  nlohmann::json config() const override { return f_.config(); }
 
 private:
   Function f_;

@@ -41,9 +41,18 @@ public:
     return input;
   }
 
-  void build(const Shape& input, const CounterRng&, std::uint64_t) override {
-    (void)output_shape(input);
-    this->input_ = input;
+  std::vector<Param<T>> params() override {
+    return {{"weight", weight_.view(), weight_grad_.view()},
+            {"bias", bias_.view(), bias_grad_.view()},
+            {"running_mean", running_mean_.view()},
+            {"running_var", running_var_.view()},
+            {"num_batches_tracked", num_batches_tracked_.view(), {}, true}};
+  }
+
+  nlohmann::json config() const override { return {{"momentum", momentum_}, {"eps", eps_}}; }
+
+protected:
+  void build_impl(const Shape& input, const CounterRng&, std::uint64_t) override {
     channels_ = input[1];
     const Shape shape{channels_};
     weight_ = Tensor<T>(shape, T(1));
@@ -58,8 +67,7 @@ public:
     invstd_ = Tensor<T>(shape);
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode mode) override {
     const std::size_t n = x.shape()[0], plane = x.shape().item_numel() / channels_;
     batch_statistics_ = mode == Mode::train;
     if (batch_statistics_) {
@@ -84,22 +92,12 @@ public:
                                  bias_.data(), y.data());
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     const std::size_t n = x.shape()[0], plane = x.shape().item_numel() / channels_;
     kernels::batchnorm_backward(n, channels_, plane, x.data(), dy.data(), mean_.data(), invstd_.data(),
                                 weight_.data(), batch_statistics_, dx.data(), weight_grad_.data(), bias_grad_.data());
   }
-
-  std::vector<Param<T>> params() override {
-    return {{"weight", weight_.view(), weight_grad_.view()},
-            {"bias", bias_.view(), bias_grad_.view()},
-            {"running_mean", running_mean_.view()},
-            {"running_var", running_var_.view()},
-            {"num_batches_tracked", num_batches_tracked_.view(), {}, true}};
-  }
-
-  nlohmann::json config() const override { return {{"momentum", momentum_}, {"eps", eps_}}; }
 
 private:
   double momentum_, eps_;

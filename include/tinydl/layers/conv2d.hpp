@@ -75,9 +75,28 @@ public:
     return Shape{input[0], filters_, g.out_h(), g.out_w()};
   }
 
-  void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
-    (void)output_shape(input);
-    this->input_ = input;
+  void reserve(std::size_t max_batch) override {
+    check<Error>(this->built(), this->who(), ": reserve before build()");
+    const kernels::Window2d g = window(this->input_);
+    reserve_scratch(g);
+    const std::size_t groups = (max_batch + weight_grad_group - 1) / weight_grad_group;
+    ensure_capacity(weight_partials_, groups * weight_.size());
+    ensure_capacity(bias_partials_, groups * filters_);
+  }
+
+  std::vector<Param<T>> params() override {
+    std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
+    if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});
+    return p;
+  }
+
+  nlohmann::json config() const override {
+    return {{"filters", filters_},           {"kernel_size", kernel_.to_json()}, {"stride", stride_.to_json()},
+            {"padding", padding_.to_json()}, {"use_bias", use_bias_},            {"init", initializer_name(init_)}};
+  }
+
+protected:
+  void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
     in_channels_ = input[1];
     weight_ = Tensor<T>(Shape{filters_, in_channels_, kernel_.h, kernel_.w});
     weight_grad_ = Tensor<T>(weight_.shape());
@@ -90,17 +109,7 @@ public:
     }
   }
 
-  void reserve(std::size_t max_batch) override {
-    check<Error>(this->built(), this->who(), ": reserve before build()");
-    const kernels::Window2d g = window(this->input_);
-    reserve_scratch(g);
-    const std::size_t groups = (max_batch + weight_grad_group - 1) / weight_grad_group;
-    ensure_capacity(weight_partials_, groups * weight_.size());
-    ensure_capacity(bias_partials_, groups * filters_);
-  }
-
-  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     const kernels::Window2d g = window(x.shape());
     const std::size_t n = x.shape()[0], patch = g.patch_size(), pixels = g.out_pixels();
     const std::size_t in_image = x.shape().item_numel(), out_image = y.shape().item_numel();
@@ -120,8 +129,8 @@ public:
     });
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     using kernels::Trans;
     const kernels::Window2d g = window(x.shape());
     const std::size_t n = x.shape()[0], patch = g.patch_size(), pixels = g.out_pixels();
@@ -167,17 +176,6 @@ public:
       kernels::axpy(weight_.size(), T(1), weight_partials_.data() + grad_group * weight_.size(), weight_grad_.data());
       if (use_bias_) kernels::axpy(filters_, T(1), bias_partials_.data() + grad_group * filters_, bias_grad_.data());
     }
-  }
-
-  std::vector<Param<T>> params() override {
-    std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
-    if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});
-    return p;
-  }
-
-  nlohmann::json config() const override {
-    return {{"filters", filters_},           {"kernel_size", kernel_.to_json()}, {"stride", stride_.to_json()},
-            {"padding", padding_.to_json()}, {"use_bias", use_bias_},            {"init", initializer_name(init_)}};
   }
 
 private:

@@ -43,9 +43,18 @@ public:
     return Shape{input[0], units_};
   }
 
-  void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
-    (void)output_shape(input);
-    this->input_ = input;
+  std::vector<Param<T>> params() override {
+    std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
+    if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});
+    return p;
+  }
+
+  nlohmann::json config() const override {
+    return {{"units", units_}, {"use_bias", use_bias_}, {"init", initializer_name(init_)}};
+  }
+
+protected:
+  void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
     in_features_ = input[1];
     weight_ = Tensor<T>(Shape{units_, in_features_});
     weight_grad_ = Tensor<T>(weight_.shape());
@@ -57,8 +66,7 @@ public:
     }
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     const std::size_t n = x.shape()[0];
     kernels::GemmEpilogue<T> epilogue;
     epilogue.col_bias = use_bias_ ? bias_.data() : nullptr;
@@ -66,8 +74,8 @@ public:
                   weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     const std::size_t n = x.shape()[0];
     using kernels::Trans;
     kernels::gemm(Trans::yes, Trans::no, units_, in_features_, n, T(1), dy.data(), units_, x.data(), in_features_,
@@ -76,16 +84,6 @@ public:
     if (dx.data())
       kernels::gemm(Trans::no, Trans::no, n, in_features_, units_, T(1), dy.data(), units_, weight_.data(),
                     in_features_, T(0), dx.data(), in_features_);
-  }
-
-  std::vector<Param<T>> params() override {
-    std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
-    if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});
-    return p;
-  }
-
-  nlohmann::json config() const override {
-    return {{"units", units_}, {"use_bias", use_bias_}, {"init", initializer_name(init_)}};
   }
 
 private:

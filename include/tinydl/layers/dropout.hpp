@@ -39,20 +39,20 @@ public:
     return input;
   }
 
-  void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
-    (void)output_shape(input);
-    this->input_ = input;
-    rng_ = rng;
-    stream_ = stream & 0xFFFFFFFFu;
-  }
-
   void reserve(std::size_t max_batch) override {
     check<Error>(this->built(), this->who(), ": reserve before build()");
     ensure_capacity(mask_, this->input_.with_batch(max_batch).numel());
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  nlohmann::json config() const override { return {{"rate", rate_}}; }
+
+protected:
+  void build_impl(const Shape&, const CounterRng& rng, std::uint64_t stream) override {
+    rng_ = rng;
+    stream_ = stream & 0xFFFFFFFFu;
+  }
+
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode mode) override {
     masked_ = mode == Mode::train && rate_ > 0;
     if (!masked_) {
       std::copy(x.begin(), x.end(), y.begin());
@@ -64,16 +64,14 @@ public:
     ++step_;
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T>, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     if (!dx.data()) return;
     if (masked_)
       kernels::dropout_apply(dy.size(), dy.data(), mask_.data(), scale(), dx.data());
     else
       std::copy(dy.begin(), dy.end(), dx.begin());
   }
-
-  nlohmann::json config() const override { return {{"rate", rate_}}; }
 
 private:
   T scale() const { return rate_ < 1 ? static_cast<T>(1.0 / (1.0 - rate_)) : T(0); }

@@ -62,25 +62,43 @@ public:
 
   /// Creates and initialises the parameters for inputs shaped like `input` (the batch extent is
   /// ignored). Parameter i is drawn from `rng` on stream `stream + i`, so initial weights depend
-  /// only on the seed and the layer's position. Layers without parameters just check the shape.
-  virtual void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) {
-    (void)rng;
-    (void)stream;
-    (void)output_shape(input);
+  /// only on the seed and the layer's position. Throws `ShapeError` when the input does not fit.
+  void build(const Shape& input, const CounterRng& rng, std::uint64_t stream) {
+    (void)output_shape(input);  // the shape check, naming the layer and both shapes
+    build_impl(input, rng, stream);
     input_ = input;
+    paired_input_ = nullptr;
   }
 
   /// Sizes internal buffers for batches of up to `max_batch` so later passes allocate nothing.
   /// Optional: a larger batch than reserved grows the buffers on first use.
   virtual void reserve(std::size_t max_batch) { (void)max_batch; }
 
-  /// y = f(x). `y` must have shape `output_shape(x.shape())`.
-  virtual void forward(TensorView<const T> x, TensorView<T> y, Mode mode) = 0;
+  /// y = f(x). `y` must have shape `output_shape(x.shape())`; checked, then `forward_impl` runs.
+  void forward(TensorView<const T> x, TensorView<T> y, Mode mode) {
+    check_shapes("forward", x.shape(), y.shape());
+    paired_input_ = nullptr;  // a pass that throws pairs with nothing
+    forward_impl(x, y, mode);
+    // What backward may pair with: the input of this pass, whose state (batch statistics, mask,
+    // arg-max) the layer now holds.
+    paired_input_ = x.data();
+    paired_shape_ = x.shape();
+  }
 
   /// Given the forward pass's x and y and the loss gradient dy = dL/dy, writes dx = dL/dx and
   /// adds the parameter gradients into their `grad` tensors (zero them between steps). An empty
   /// `dx` (null data) means the input gradient is not needed (the first layer); it is skipped.
-  virtual void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) = 0;
+  /// Throws unless the shapes fit and `x` is the input of the last forward pass: backward
+  /// differentiates that pass, in its mode (an evaluation pass has a gradient too: BatchNorm with
+  /// frozen statistics), with the state it left (batch statistics, pooling arg-max, dropout mask).
+  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) {
+    check_backward_shapes(x, y, dy, dx);
+    if (paired_input_ == nullptr || x.data() != paired_input_ || x.shape() != paired_shape_)
+      throw Error(detail::concat(who(), ": backward's x must be the input of the last forward pass (",
+                                 paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
+                                 "): backward uses the state that pass left"));
+    backward_impl(x, y, dy, dx);
+  }
 
   /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
   virtual std::vector<Param<T>> params() { return {}; }
@@ -97,6 +115,22 @@ public:
   bool built() const { return input_.rank() != 0; }
 
 protected:
+  /// Creates the parameters; the input shape is already checked (`output_shape`). Layers without
+  /// parameters need not override it.
+  virtual void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) {
+    (void)input;
+    (void)rng;
+    (void)stream;
+  }
+
+  /// The forward pass proper; shapes are checked before it is called.
+  virtual void forward_impl(TensorView<const T> x, TensorView<T> y, Mode mode) = 0;
+
+  /// The backward pass proper; shapes and the pairing with forward are checked before it is called.
+  /// Contract: parameter gradients are added to, `dx` (when not empty) is overwritten.
+  virtual void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
+                             TensorView<T> dx) = 0;
+
   /// Streams as "Dense 'dense_1'" (or just "Dense" before the layer is named). The text is only
   /// built when an error message is, so checks on the hot path allocate nothing.
   struct Who {
@@ -133,6 +167,8 @@ protected:
 
 private:
   std::string name_;
+  const T* paired_input_ = nullptr;  ///< x of the last forward; null before the first
+  Shape paired_shape_;
 };
 
 }  // namespace tinydl

@@ -45,20 +45,20 @@ public:
     ensure_capacity(argmax_, output_shape(this->input_.with_batch(max_batch)).numel());
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  nlohmann::json config() const override {
+    return {{"pool_size", size_.to_json()}, {"stride", stride_.to_json()}, {"padding", padding_.to_json()}};
+  }
+
+protected:
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     ensure_capacity(argmax_, y.size());
     kernels::maxpool_forward(window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(), argmax_.data());
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     if (!dx.data()) return;
     kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(), dx.data());
-  }
-
-  nlohmann::json config() const override {
-    return {{"pool_size", size_.to_json()}, {"stride", stride_.to_json()}, {"padding", padding_.to_json()}};
   }
 
 private:

@@ -24,18 +24,18 @@ public:
     return input;
   }
 
-  void forward(TensorView<const T> x, TensorView<T> y, Mode) override {
-    this->check_shapes("forward", x.shape(), y.shape());
+  nlohmann::json config() const override { return nlohmann::json::object(); }
+
+protected:
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     kernels::softmax_rows(x.shape()[0], x.shape()[1], x.data(), y.data());
   }
 
-  void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) override {
-    this->check_backward_shapes(x, y, dy, dx);
+  void backward_impl(TensorView<const T>, TensorView<const T> y, TensorView<const T> dy,
+                     TensorView<T> dx) override {
     if (!dx.data()) return;
     kernels::softmax_backward_rows(y.shape()[0], y.shape()[1], y.data(), dy.data(), dx.data());
   }
-
-  nlohmann::json config() const override { return nlohmann::json::object(); }
 };
 
 }  // namespace tinydl
