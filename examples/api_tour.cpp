@@ -32,7 +32,12 @@ Dataset<std::uint8_t> corner_squares(std::size_t n, std::uint64_t seed) {
 
 int main(int argc, char** argv) {
   const std::filesystem::path dir = argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "tinydl-api-tour";
-  std::filesystem::create_directories(dir);
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made) {
+    std::fprintf(stderr, "api_tour: cannot create %s (%s)\n", dir.string().c_str(), made.message().c_str());
+    return 1;
+  }
   const std::string best_path = (dir / "best.safetensors").string();
   const std::string log_path = (dir / "log.csv").string();
   const std::string state_path = (dir / "state.safetensors").string();
@@ -152,7 +157,7 @@ int main(int argc, char** argv) {
     model.load_weights(io::SafetensorsFile::load(best_path), /*prefix=*/"");  // an open file, keys prefix + name
     // [inspect]
     return result.accuracy > 0.8 ? 0 : 1;
-  } catch (const Error& e) {  // every tinydl failure: shapes, files, options
+  } catch (const std::exception& e) {  // every tinydl::Error (shapes, files, options), and the rest
     std::fprintf(stderr, "api_tour: %s\n", e.what());
     return 1;
   }

@@ -96,7 +96,10 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--repeats") {
       o.repeats = parse_count(flag, value());
     } else if (flag == "--threads") {
-      o.threads = static_cast<int>(parse_count(flag, value()));
+      const std::size_t threads = parse_count(flag, value());
+      check<ConfigError>(threads <= static_cast<std::size_t>(max_threads), "--threads: at most ", max_threads,
+                         ", got ", threads);
+      o.threads = static_cast<int>(threads);
     } else if (flag == "--init") {
       o.init = initializer_from_name(value());
     } else if (flag == "--quick") {
@@ -536,7 +539,9 @@ int main(int argc, char** argv) {
       run_options.epochs = std::min<std::size_t>(o.epochs, 2);
     }
     const fs::path out = o.out_dir;
-    fs::create_directories(out);
+    std::error_code made;
+    fs::create_directories(out, made);
+    check<IoError>(!made, "--out ", out.string(), ": cannot create the folder (", made.message(), ")");
     std::printf("data: %zu training, %zu validation, %zu test images from %s; writing to %s\n", data.train.size(),
                 data.validation.size(), data.test.size(), dir.c_str(), out.string().c_str());
 
@@ -559,7 +564,7 @@ int main(int argc, char** argv) {
     draw_comparison(results, out / "comparison.png");
     write_outputs(results, data, run_options, out);
     return 0;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // tinydl::Error, a file system error, out of memory: one line
     std::fprintf(stderr, "fashion_mnist_compare: %s\n", e.what());
     return 1;
   }

@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-int main() {
+int main() try {
   using namespace tinydl;
   Tensor<float> points(Shape{1000, 2});  // random points in [-1, 1)^2 ...
   Tensor<std::int32_t> quadrant(Shape{1000});  // ... labelled 0 to 3 by quadrant
@@ -22,4 +22,7 @@ int main() {
   const Evaluation result = model.evaluate(Dataset<float>(points, quadrant));
   std::printf("tinydl %s: accuracy %.1f%% after %zu epochs\n", version_string, 100 * result.accuracy, options.epochs);
   return result.accuracy > 0.9 ? 0 : 1;
+} catch (const std::exception& e) {  // a tinydl::Error says what went wrong, in one line
+  std::fprintf(stderr, "minimal: %s\n", e.what());
+  return 1;
 }

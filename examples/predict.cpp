@@ -26,7 +26,11 @@ namespace {
 std::vector<std::uint8_t> load_picture(const std::string& path) {
   int width = 0, height = 0, channels = 0;
   unsigned char* pixels = stbi_load(path.c_str(), &width, &height, &channels, 1);  // 1 = grayscale
-  check<IoError>(pixels != nullptr, path, ": cannot read the image (", stbi_failure_reason(), ")");
+  if (pixels == nullptr) {  // stb may give no reason: a null char* must not reach the stream
+    const char* reason = stbi_failure_reason();
+    throw IoError(detail::concat(path, ": cannot read the image (", reason ? reason : "not a PNG, JPEG, BMP, GIF, "
+                                                                                      "TGA or PNM file stb can decode", ")"));
+  }
   std::vector<double> gray(pixels, pixels + static_cast<std::size_t>(width) * height);
   stbi_image_free(pixels);
 
@@ -66,9 +70,13 @@ void print_top3(const std::string& what, const float* probabilities, int truth) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || std::string(argv[1]) == "--help") {
+  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("usage: %s MODEL.safetensors (--index N... | IMAGE...)\n", argv[0]);
+    return 0;
+  }
+  if (argc < 3) {
     std::fprintf(stderr, "usage: %s MODEL.safetensors (--index N... | IMAGE...)\n", argv[0]);
-    return argc < 3 ? 2 : 0;
+    return 2;
   }
   try {
     Sequential<float> model = load_model<float>(argv[1]);
@@ -84,9 +92,11 @@ int main(int argc, char** argv) {
       const auto test = datasets::fashion_mnist().test;
       for (std::size_t i = 0; i < items.size(); ++i) {
         std::size_t used = 0;
-        const unsigned long index = std::stoul(items[i], &used);
-        check<ConfigError>(used == items[i].size() && index < test.size(), "--index: '", items[i],
-                           "' is not a test image index (0 to ", test.size() - 1, ")");
+        unsigned long long index = test.size();  // out of range unless it parses
+        const bool digits = !items[i].empty() && items[i].find_first_not_of("0123456789") == std::string::npos;
+        if (digits && items[i].size() <= 18) index = std::stoull(items[i], &used);
+        check<ConfigError>(index < test.size(), "--index: '", items[i], "' is not a test image index (0 to ",
+                           test.size() - 1, ")");
         std::int32_t label = 0;
         const std::size_t one = index;
         test.gather(&one, 1, x.data() + i * 784, &label);
@@ -102,10 +112,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < items.size(); ++i)
       print_top3(by_index ? "test image " + items[i] : items[i], probabilities.data() + i * 10, truth[i]);
     return 0;
-  } catch (const std::invalid_argument&) {
-    std::fprintf(stderr, "predict: --index needs numbers\n");
-    return 1;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // tinydl::Error and anything else: one line, no abort
     std::fprintf(stderr, "predict: %s\n", e.what());
     return 1;
   }

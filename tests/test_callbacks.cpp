@@ -35,6 +35,7 @@ EpochLogs epoch_with(std::size_t epoch, double val_loss) {
   EpochLogs logs;
   logs.epoch = epoch;
   logs.loss = val_loss;
+  logs.has_validation = true;
   logs.val_loss = val_loss;
   logs.val_accuracy = 1 - val_loss;
   return logs;
@@ -177,6 +178,28 @@ TEST_CASE("TerminateOnNaN stops on the first NaN loss with a clear message", "[c
   const History history = model.fit(poisoned, options, {&nan});
   CHECK(history.stop_reason == "TerminateOnNaN: loss is nan at epoch 1, batch 2 (learning rate too high, or NaN/inf in the data?)");
   CHECK(history.size() == 1);
+}
+
+TEST_CASE("A NaN val_loss does not hide TerminateOnNaN's message behind 'needs validation data'",
+          "[callbacks][nan]") {
+  auto model = tiny_model();
+  auto data = tiny_data(16);
+  Tensor<float> features = data.features();
+  features[4 * 5] = std::nanf("");
+  const Dataset<float> poisoned(std::move(features), data.labels());
+  TerminateOnNaN<float> nan;
+  EarlyStopping<float> early("val_loss", 2);
+  const fs::path dir = test::temporary_directory("callbacks-nan-val");
+  ModelCheckpoint<float> checkpoint((dir / "best.safetensors").string(), "val_loss", true);
+  FitOptions options;
+  options.epochs = 3;
+  options.batch_size = 4;
+  options.shuffle = false;
+  options.validation_split = 0.25;
+  options.verbose = 0;
+  History history;
+  REQUIRE_NOTHROW(history = model.fit(poisoned, options, {&nan, &early, &checkpoint}));
+  CHECK_THAT(history.stop_reason, Contains("TerminateOnNaN: loss is nan"));
 }
 
 TEST_CASE("CSVLogger writes a header and one row per epoch as it goes", "[callbacks][csv]") {

@@ -168,3 +168,43 @@ TEST_CASE("Atomic writes replace the file whole and leave no temporary behind", 
   CHECK_THROWS_WITH(io::read_file(dir.string()), Contains("not a regular file"));
   CHECK_THROWS_WITH(io::read_file(path, 2), Contains("4 bytes is more than the limit of 2 bytes"));
 }
+
+TEST_CASE("Zero-element tensors read back, in their own dtype and converted", "[io][safetensors]") {
+  // A shape [0] is allowed by the format; the reader must not hand memcpy a null pointer.
+  io::SafetensorsWriter writer;
+  writer.add_raw("empty_f32", io::Dtype::F32, {0}, nullptr, 0);
+  writer.add_raw("empty_i64", io::Dtype::I64, {0}, nullptr, 0);
+  const auto file = io::SafetensorsFile::parse(writer.serialize(), "empty.safetensors");
+  CHECK(file.read_as<float>("empty_f32").size() == 0);
+  CHECK(file.read_as<double>("empty_i64").size() == 0);
+}
+
+TEST_CASE("A value out of the integer range it is read as is an IoError, the target unchanged",
+          "[io][safetensors][errors]") {
+  // static_cast<uint8_t>(-1.5f) or of NaN is undefined behaviour; the reader checks every value
+  // before it writes any.
+  io::SafetensorsWriter writer;
+  const float floats[3] = {1.0f, 2.9f, -1.5f};
+  writer.add_raw("f32", io::Dtype::F32, {3}, floats, sizeof(floats));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  writer.add_raw("nan", io::Dtype::F64, {1}, &nan, sizeof(nan));
+  const std::int64_t big = std::int64_t{1} << 40;
+  writer.add_raw("big", io::Dtype::I64, {1}, &big, sizeof(big));
+  const auto file = io::SafetensorsFile::parse(writer.serialize(), "ranges.safetensors");
+  Tensor<std::uint8_t> bytes(Shape{3}, 7);
+  CHECK_THROWS_WITH(file.read_into("f32", bytes.view()), Contains("tensor 'f32' element 2 (F32) is out of range"));
+  for (auto v : bytes) CHECK(v == 7);
+  Tensor<std::int32_t> one(Shape{1});
+  CHECK_THROWS_AS(file.read_into("nan", one.view()), IoError);
+  CHECK_THROWS_AS(file.read_into("big", one.view()), IoError);
+  Tensor<std::int64_t> wide(Shape{1});
+  file.read_into("big", wide.view());
+  CHECK(wide[0] == big);
+  Tensor<float> as_float(Shape{3});
+  file.read_into("f32", as_float.view());  // floats to float: no range to check
+  CHECK(as_float[2] == -1.5f);
+  Tensor<std::int32_t> truncated(Shape{3});
+  file.read_into("f32", truncated.view());  // in range: truncated toward zero, as static_cast
+  CHECK(truncated[1] == 2);
+  CHECK(truncated[2] == -1);
+}

@@ -32,11 +32,12 @@ public:
   const std::string& metric() const { return metric_; }
   double best() const { return best_; }
 
-  /// The monitored value of `logs`; throws `Error` when it is NaN because there is no
-  /// validation data (a val_* metric without validation).
+  /// The monitored value of `logs`; throws `Error` for a val_* metric when the epoch had no
+  /// validation. A NaN that validation measured is returned as it is (it never improves), so
+  /// TerminateOnNaN's message is the one the user sees, not a misleading one from here.
   double value(const EpochLogs& logs) const {
     const double v = logs.get(metric_);
-    check<Error>(!(std::isnan(v) && metric_.compare(0, 4, "val_") == 0), "monitor '", metric_,
+    check<Error>(logs.has_validation || metric_.compare(0, 4, "val_") != 0, "monitor '", metric_,
                  "' needs validation data: pass validation data or a validation_split to fit()");
     return v;
   }

@@ -14,9 +14,14 @@
 
 namespace tinydl {
 
-/// Sets how many threads tinydl's parallel loops use (n >= 1). Throws `ConfigError` for 0.
+/// The most threads `set_num_threads` accepts. Far more threads than cores only slows the
+/// kernels, and under a process limit the OpenMP runtime crashes when it cannot start them.
+constexpr int max_threads = 1024;
+
+/// Sets how many threads tinydl's parallel loops use, 1 to `max_threads`. Throws `ConfigError`
+/// outside that range.
 inline void set_num_threads(int n) {
-  check<ConfigError>(n >= 1, "set_num_threads: need at least 1 thread, got ", n);
+  check<ConfigError>(n >= 1 && n <= max_threads, "set_num_threads: need 1 to ", max_threads, " threads, got ", n);
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif

@@ -133,14 +133,26 @@ inline bool host_is_little_endian() {
   return first == 1;
 }
 
-/// Reads element i of a raw array of `dtype` as T. Returns false for dtypes without a conversion.
+/// What reading one element as another type gave.
+enum class Conversion { ok, unsupported, out_of_range };
+
+/// Reads element i of a raw array of `dtype` as T. An integer T takes only values whose
+/// truncation toward zero fits it (-1.5 as uint8, NaN or 1e30 as int32 are `out_of_range`: the
+/// cast would be undefined behaviour); `out` is written only when the result is `ok`.
 template <typename T>
-bool convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) {
+Conversion convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) {
   auto load = [&](auto tag) {
     decltype(tag) v;
     std::memcpy(&v, raw + i * sizeof(v), sizeof(v));
+    if constexpr (std::is_integral_v<T>) {
+      // long double holds every int64 and both bounds exactly; NaN fails both comparisons.
+      const long double x = static_cast<long double>(v);
+      const long double low = static_cast<long double>(std::numeric_limits<T>::min()) - 1;
+      const long double high = static_cast<long double>(std::numeric_limits<T>::max()) + 1;
+      if (!(x > low && x < high)) return Conversion::out_of_range;
+    }
     out = static_cast<T>(v);
-    return true;
+    return Conversion::ok;
   };
   switch (dtype) {
     case Dtype::F32: return load(float{});
@@ -149,7 +161,7 @@ bool convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) {
     case Dtype::I32: return load(std::int32_t{});
     case Dtype::U8: return load(std::uint8_t{});
     case Dtype::BOOL: return load(std::uint8_t{});
-    default: return false;
+    default: return Conversion::unsupported;
   }
 }
 
@@ -224,13 +236,22 @@ private:
   void copy_converted(const std::string& name, const TensorInfo& entry, T* out) const {
     const char* data = bytes_.data() + data_start_ + entry.begin;
     const std::size_t n = static_cast<std::size_t>(entry.numel());
+    if (n == 0) return;  // nothing to copy (and memcpy must not see a null pointer)
     if (entry.dtype == dtype_of<T>()) {
       std::memcpy(out, data, n * sizeof(T));
       return;
     }
+    // Every element is checked before any is written, so a failed read leaves `out` unchanged.
     T probe{};
-    check<IoError>(n == 0 || detail::convert_element(entry.dtype, data, 0, probe), source_, ": tensor '", name,
-                   "' has dtype ", dtype_name(entry.dtype), ", which tinydl cannot convert");
+    for (std::size_t i = 0; i < n; ++i) {
+      const detail::Conversion c = detail::convert_element(entry.dtype, data, i, probe);
+      if (c == detail::Conversion::unsupported)
+        throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' has dtype ", dtype_name(entry.dtype),
+                                             ", which tinydl cannot convert"));
+      if (c == detail::Conversion::out_of_range)
+        throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' element ", i, " (",
+                                             dtype_name(entry.dtype), ") is out of range for the integer type it is read as"));
+    }
     for (std::size_t i = 0; i < n; ++i) detail::convert_element(entry.dtype, data, i, out[i]);
   }
 

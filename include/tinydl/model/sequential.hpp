@@ -619,6 +619,7 @@ private:
       if (validation && !stop_requested_) {
         detail::ProfileTimer timer(timer_sink(&TrainingProfile::evaluation));
         const Evaluation v = evaluate_range(*validation, validation_first, validation_count, options.batch_size);
+        logs.has_validation = true;
         logs.val_loss = v.loss;
         logs.val_accuracy = v.accuracy;
       }
