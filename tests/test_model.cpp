@@ -384,6 +384,50 @@ TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-s
   CHECK(loaded.summary() == model.summary());
 }
 
+TEST_CASE("A training state saved before the first step loads back", "[model][io][resume]") {
+  const fs::path path = test::temporary_directory("model-state-fresh") / "state.safetensors";
+  auto fresh = small_cnn();
+  fresh.save_training_state(path.string());  // compiled, no step yet: no optimizer tensors
+  auto loaded = small_cnn();  // same seed: Dropout's masks come from it, not from the file
+  for (const auto& p : loaded.parameters()) std::fill(p.value.begin(), p.value.end(), 0.25f);
+  REQUIRE_NOTHROW(loaded.load_training_state(path.string()));
+  CHECK(flat_weights(loaded) == flat_weights(fresh));
+  // And it trains as the fresh model does.
+  const auto data = squares(64, 3);
+  fresh.fit(data, quiet(1, 32, 4));
+  loaded.fit(data, quiet(1, 32, 4));
+  CHECK(flat_weights(loaded) == flat_weights(fresh));
+}
+
+TEST_CASE("A training state with a bad optimizer tensor changes nothing", "[model][io][resume]") {
+  const fs::path dir = test::temporary_directory("model-state-bad-slot");
+  auto trained = small_cnn();
+  trained.fit(squares(64, 3), quiet(1, 32, 4));
+  trained.save_training_state((dir / "good.safetensors").string());
+  // The same file with one Adam moment stored as F16 (right shape, a dtype tinydl cannot read).
+  const auto good = io::SafetensorsFile::load((dir / "good.safetensors").string());
+  io::SafetensorsWriter writer;
+  for (const auto& [key, value] : good.metadata()) writer.set_metadata(key, value);
+  for (const auto& name : good.names()) {
+    const io::TensorInfo& info = good.info(name);
+    if (name == "optimizer.exp_avg.0") {
+      const std::vector<char> half(static_cast<std::size_t>(info.numel()) * 2, 0);
+      writer.add_raw(name, io::Dtype::F16, info.shape, half.data(), half.size());
+    } else if (info.dtype == io::Dtype::I64) {
+      writer.add(name, good.read_as<std::int64_t>(name));
+    } else {
+      writer.add(name, good.read_as<float>(name));
+    }
+  }
+  writer.write((dir / "bad.safetensors").string());
+  auto model = small_cnn(5);
+  const std::vector<float> before = flat_weights(model);
+  CHECK_THROWS_WITH(model.load_training_state((dir / "bad.safetensors").string()),
+                    Contains("optimizer state 'optimizer.exp_avg.0' has dtype F16"));
+  CHECK(flat_weights(model) == before);
+  CHECK(model.epochs_completed() == 0);
+}
+
 TEST_CASE("Resuming from a saved training state gives the weights of uninterrupted training", "[model][io][resume]") {
   const auto data = squares(96, 8);
   auto straight = small_cnn();

@@ -12,6 +12,7 @@
 /// and "tinydl.training": {"optimizer", "optimizer_config", "iterations", "epochs_completed",
 /// "dropout_steps"}.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -168,20 +169,6 @@ void Sequential<T>::load_training_state(const std::string& path) {
   for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
     for (std::size_t k = 0; k < trainable; ++k)
       slot_keys.push_back("optimizer." + opt.slot_names()[s] + "." + std::to_string(k));
-  for (const auto& key : slot_keys) check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
-  detail::check_tensors_fit(file, "", named_parameters(), "optimizer.");
-  std::size_t k = 0;
-  for (const auto& p : parameters()) {
-    if (!p.trainable()) continue;
-    for (std::size_t s = 0; s < opt.slot_names().size(); ++s) {
-      const io::TensorInfo& info = file.info(slot_keys[s * trainable + k]);
-      if (info.shape.size() > Shape::max_rank || info.to_shape() != p.value.shape())
-        throw IoError(tinydl::detail::concat(path, ": optimizer state '", slot_keys[s * trainable + k],
-                                             "' has shape ", info.shape_string(), ", its parameter is ",
-                                             p.value.shape()));
-    }
-    ++k;
-  }
   std::vector<std::uint64_t> steps;
   std::uint64_t iterations = 0;
   std::size_t epochs_completed = 0;
@@ -192,14 +179,40 @@ void Sequential<T>::load_training_state(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw IoError(path + ": malformed tinydl.training metadata: " + e.what());
   }
+  // A state saved after compile() but before the first step has no optimizer tensors yet (the
+  // optimizer creates them on its first step): it loads as a fresh optimizer.
+  const bool has_slots = std::any_of(slot_keys.begin(), slot_keys.end(), [&](const std::string& key) {
+    return file.contains(key);
+  });
+  if (has_slots || iterations > 0)
+    for (const auto& key : slot_keys) check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
+  detail::check_tensors_fit(file, "", named_parameters(), "optimizer.");
+  std::size_t k = 0;
+  for (const auto& p : parameters()) {
+    if (!p.trainable() || !has_slots) continue;
+    for (std::size_t s = 0; s < opt.slot_names().size(); ++s) {
+      const std::string& key = slot_keys[s * trainable + k];
+      const io::TensorInfo& info = file.info(key);
+      if (info.shape.size() > Shape::max_rank || info.to_shape() != p.value.shape())
+        throw IoError(tinydl::detail::concat(path, ": optimizer state '", key, "' has shape ", info.shape_string(),
+                                             ", its parameter is ", p.value.shape()));
+      // The dtype too, before anything changes: an F16 slot used to fail only after the weights
+      // were copied and the optimizer reset.
+      if (info.dtype != io::Dtype::F32 && info.dtype != io::Dtype::F64)
+        throw IoError(tinydl::detail::concat(path, ": optimizer state '", key, "' has dtype ",
+                                             io::dtype_name(info.dtype), ", expected F32 or F64"));
+    }
+    ++k;
+  }
   check<IoError>(steps.size() == dropout_steps().size(), path, ": ", steps.size(), " dropout steps for ",
                  dropout_steps().size(), " Dropout layers");
 
   detail::copy_parameters(file, "", named_parameters());
   opt.initialize_state(params_);
-  for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
-    for (std::size_t index = 0; index < trainable; ++index)
-      file.read_into(slot_keys[s * trainable + index], opt.slot(s, index).view());
+  if (has_slots)
+    for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
+      for (std::size_t index = 0; index < trainable; ++index)
+        file.read_into(slot_keys[s * trainable + index], opt.slot(s, index).view());
   opt.set_iterations(iterations);
   epochs_completed_ = epochs_completed;
   set_dropout_steps(steps);
