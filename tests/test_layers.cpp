@@ -470,3 +470,19 @@ TEST_CASE("backward must pair with the last forward pass: another tensor or no p
   CHECK_THROWS_AS(single.forward(one.view(), one_out.view(), Mode::train), ShapeError);
   CHECK_THROWS_AS(single.backward(one.view(), one_out.view(), one_out.view(), one.view()), Error);
 }
+
+TEST_CASE("ReLU passes NaN through, as PyTorch does, and keeps every other value", "[layers][nan]") {
+  // Mapping NaN to 0 hid a NaN pixel: the loss stayed finite and TerminateOnNaN never fired.
+  ReLU<float> relu;
+  build(relu, Shape{1, 4});
+  Tensor<float> x(Shape{1, 4}), y(Shape{1, 4});
+  x[0] = std::numeric_limits<float>::quiet_NaN();
+  x[1] = -1.5f;
+  x[2] = 2.5f;
+  x[3] = -0.0f;
+  relu.forward(x.view(), y.view(), Mode::train);
+  CHECK(std::isnan(y[0]));
+  CHECK(y[1] == 0.0f);
+  CHECK(y[2] == 2.5f);
+  CHECK((y[3] == 0.0f && !std::signbit(y[3])));
+}

@@ -562,3 +562,12 @@ TEST_CASE("The study's models are saved for PyTorch with their eval logits", "[m
     CHECK(fs::file_size(dir / (name + ".safetensors")) > 100000);
   }
 }
+
+TEST_CASE("A model ending in Softmax is refused at compile, naming the fix", "[model][nan]") {
+  Sequential<float> model;
+  model.add(Dense<float>(4)).add(Softmax<float>());
+  model.build(Shape{3});
+  CHECK_THROWS_WITH(model.compile(Adam<float>(1e-3)),
+                    Contains("ends in a Softmax layer") && Contains("remove the last Softmax"));
+  CHECK_FALSE(model.compiled());
+}

@@ -112,7 +112,7 @@ void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0
     const T* cb = e.col_bias ? e.col_bias + col0 : nullptr;
     for (std::size_t j = 0; j < n; ++j) {
       T v = row[j] + rb + (cb ? cb[j] : T(0));
-      row[j] = e.relu && !(v > T(0)) ? T(0) : v;
+      row[j] = e.relu && !(v > T(0)) && v == v ? T(0) : v;  // NaN passes, as in the ReLU layer
     }
   }
 }

@@ -19,7 +19,9 @@ namespace activation {
 /// f(x) = max(x, 0);  f'(x) = 1 for x > 0, else 0 (PyTorch's choice at 0).
 struct Relu {
   static constexpr const char* type = "ReLU";
-  template <typename T> T value(T x) const { return x > T(0) ? x : T(0); }
+  // NaN passes through, as in PyTorch (a "x > 0 ? x : 0" maps it to 0: a NaN input then trains
+  // on silently with a finite loss). Every other value, -0 included, gives what it always did.
+  template <typename T> T value(T x) const { return x > T(0) || x != x ? x : T(0); }
   template <typename T> T derivative(T x, T) const { return x > T(0) ? T(1) : T(0); }
   nlohmann::json config() const { return nlohmann::json::object(); }
 };

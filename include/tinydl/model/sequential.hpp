@@ -222,6 +222,11 @@ public:
   }
   void compile(std::unique_ptr<Optimizer<T>> optimizer) {
     check<ConfigError>(optimizer != nullptr, "Sequential::compile: null optimizer");
+    // The loss is softmax cross-entropy on the logits: a final Softmax layer (a Keras habit)
+    // would apply softmax twice and the loss would barely move, with no error.
+    check<ConfigError>(layers_.empty() || layers_.back()->type() != "Softmax",
+                       "Sequential::compile: the model ends in a Softmax layer, but the loss already applies "
+                       "softmax to the logits; remove the last Softmax (predict() returns probabilities)");
     optimizer_ = std::move(optimizer);
   }
   bool compiled() const { return optimizer_ != nullptr; }
