@@ -5,6 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#if defined(__unix__)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
 using namespace tinydl;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
@@ -168,6 +173,27 @@ TEST_CASE("Atomic writes replace the file whole and leave no temporary behind", 
   CHECK_THROWS_WITH(io::read_file(dir.string()), Contains("not a regular file"));
   CHECK_THROWS_WITH(io::read_file(path, 2), Contains("4 bytes is more than the limit of 2 bytes"));
 }
+
+#if defined(__unix__)
+TEST_CASE("Temporaries of killed writers are removed by the next write; a live writer's stay", "[io][file]") {
+  const fs::path dir = test::temporary_directory("io-stale-temporaries");
+  const std::string path = (dir / "ckpt.safetensors").string();
+  // A process that has exited: its pid names no running process (it was reaped just now).
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  REQUIRE(child > 0);
+  waitpid(child, nullptr, 0);
+  const std::string dead = path + ".tmp-" + std::to_string(child) + "-0";
+  const std::string live = path + ".tmp-" + std::to_string(getpid()) + "-999999";  // not our next name
+  const std::string other = (dir / "other.safetensors.tmp-1-0").string();  // another file's
+  for (const auto& f : {dead, live, other}) io::write_file_atomically(f, std::vector<char>{'x'});
+  io::write_file_atomically(path, std::vector<char>{'o', 'k'});
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(other));
+  CHECK(io::read_file(path) == std::vector<char>{'o', 'k'});
+}
+#endif
 
 TEST_CASE("Zero-element tensors read back, in their own dtype and converted", "[io][safetensors]") {
   // A shape [0] is allowed by the format; the reader must not hand memcpy a null pointer.

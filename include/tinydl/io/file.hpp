@@ -4,7 +4,9 @@
 /// crash or a full disk never leaves a half-written model or checkpoint under the real name.
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -14,6 +16,8 @@
 #include "tinydl/core/error.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #define TINYDL_HAS_FSYNC 1
 #endif
@@ -41,6 +45,51 @@ inline std::vector<char> read_file(const std::string& path, std::uint64_t max_by
   return bytes;
 }
 
+namespace detail {
+
+/// Removes the temporaries `write_file_atomically` left beside `path` when a process writing it
+/// was killed: `<path>.tmp-<pid>-<n>` whose process no longer runs. A living writer's files are
+/// left alone, so concurrent writers never remove each other's.
+inline void remove_stale_temporaries(const std::string& path) {
+#ifdef TINYDL_HAS_FSYNC
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789-") != std::string::npos) continue;
+    const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+    std::error_code ignored;
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(it->path(), ignored);
+  }
+#else
+  (void)path;
+#endif
+}
+
+/// Makes a rename in the directory of `path` durable (the file's own fsync does not cover its
+/// directory entry). Best effort: some file systems refuse to fsync a directory.
+inline void sync_directory_of(const std::string& path) {
+#ifdef TINYDL_HAS_FSYNC
+  const std::filesystem::path target(path);
+  const std::string dir = target.has_parent_path() ? target.parent_path().string() : std::string(".");
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+#else
+  (void)path;
+#endif
+}
+
+}  // namespace detail
+
 /// Writes `bytes` to `path` atomically: the data goes to a temporary file in the same directory,
 /// is flushed to disk, and is then renamed over `path`. Readers see the old file or the new one,
 /// never a mix. Throws `IoError` (and removes the temporary file) on any failure.
@@ -51,6 +100,7 @@ inline void write_file_atomically(const std::string& path, const char* bytes, st
 #else
   const std::string process = "0";
 #endif
+  detail::remove_stale_temporaries(path);  // left by writers that were killed
   const std::string temporary = path + ".tmp-" + process + "-" + std::to_string(counter++);
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   check<IoError>(file != nullptr, path, ": cannot create the temporary file ", temporary);
@@ -66,6 +116,7 @@ inline void write_file_atomically(const std::string& path, const char* bytes, st
     std::filesystem::remove(temporary, ec);
     throw IoError(tinydl::detail::concat(path, ": writing ", size, " bytes failed (disk full or no permission?)"));
   }
+  detail::sync_directory_of(path);
 }
 
 /// `write_file_atomically` for a byte vector.
