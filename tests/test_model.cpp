@@ -571,3 +571,27 @@ TEST_CASE("A model ending in Softmax is refused at compile, naming the fix", "[m
                     Contains("ends in a Softmax layer") && Contains("remove the last Softmax"));
   CHECK_FALSE(model.compiled());
 }
+
+TEST_CASE("A model file declaring a huge architecture is refused before anything is allocated", "[model][io][errors]") {
+  // A 2 KB file that says Dense(units=2^20) used to build the layer first: gigabytes allocated,
+  // or bad_alloc and an abort for 2^26 or 2^40 units.
+  const fs::path dir = test::temporary_directory("model-huge-architecture");
+  Sequential<float> small;
+  small.add(Flatten<float>()).add(Dense<float>(8)).add(ReLU<float>()).add(Dense<float>(4));
+  small.build(Shape{1, 4, 4});
+  small.save((dir / "small.safetensors").string());
+  const auto file = io::SafetensorsFile::load((dir / "small.safetensors").string());
+  for (const std::uint64_t units : {std::uint64_t{1} << 20, std::uint64_t{1} << 40, std::uint64_t{1} << 62}) {
+    nlohmann::json architecture = nlohmann::json::parse(file.metadata().at("tinydl.model"));
+    architecture["layers"][1]["config"]["units"] = units;
+    io::SafetensorsWriter writer;
+    for (const auto& [key, value] : file.metadata()) writer.set_metadata(key, value);
+    writer.set_metadata("tinydl.model", architecture.dump());
+    for (const auto& name : file.names()) writer.add(name, file.read_as<float>(name));
+    const std::string path = (dir / "huge.safetensors").string();
+    writer.write(path);
+    INFO("units " << units);
+    CHECK_THROWS_WITH(load_model<float>(path), Contains("huge.safetensors: the architecture needs") &&
+                                                   Contains("but the file holds only"));
+  }
+}

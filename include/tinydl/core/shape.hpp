@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <ostream>
@@ -93,6 +94,13 @@ private:
   std::array<std::size_t, max_rank> dims_{};
   std::size_t rank_ = 0;
 };
+
+/// a * b, or the largest uint64 when that overflows: for sizes declared by a file, where an
+/// overflow must read as "too large", not wrap to something small.
+inline std::uint64_t saturating_multiply(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b ? std::numeric_limits<std::uint64_t>::max()
+                                                                     : a * b;
+}
 
 /// A shape printed with a batch axis of any size shown as N: `(N, 32, 26, 26)`. It formats only
 /// when streamed, so it can go into a `check` message at no cost while the check passes.

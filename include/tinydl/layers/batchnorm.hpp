@@ -41,6 +41,10 @@ public:
     return input;
   }
 
+  std::uint64_t parameter_count(const Shape& input) const override {
+    return input.rank() >= 2 ? saturating_multiply(4, input[1]) + 1 : 0;  // 4 per channel, and the count
+  }
+
   std::vector<Param<T>> params() override {
     return {{"weight", weight_.view(), weight_grad_.view()},
             {"bias", bias_.view(), bias_grad_.view()},

@@ -84,6 +84,13 @@ public:
     ensure_capacity(bias_partials_, groups * filters_);
   }
 
+  std::uint64_t parameter_count(const Shape& input) const override {
+    if (input.rank() != 4) return 0;
+    const std::uint64_t weights = saturating_multiply(saturating_multiply(input[1], kernel_.h), kernel_.w);
+    const bool full = weights == std::numeric_limits<std::uint64_t>::max();
+    return saturating_multiply(filters_, full ? weights : weights + (use_bias_ ? 1 : 0));
+  }
+
   std::vector<Param<T>> params() override {
     std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
     if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});

@@ -43,6 +43,12 @@ public:
     return Shape{input[0], units_};
   }
 
+  std::uint64_t parameter_count(const Shape& input) const override {
+    if (input.rank() != 2) return 0;
+    const bool full = input[1] == std::numeric_limits<std::uint64_t>::max();
+    return saturating_multiply(units_, full ? input[1] : std::uint64_t{input[1]} + (use_bias_ ? 1 : 0));
+  }
+
   std::vector<Param<T>> params() override {
     std::vector<Param<T>> p{{"weight", weight_.view(), weight_grad_.view()}};
     if (use_bias_) p.push_back({"bias", bias_.view(), bias_grad_.view()});

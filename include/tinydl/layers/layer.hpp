@@ -70,6 +70,14 @@ public:
     paired_input_ = nullptr;
   }
 
+  /// How many parameter and state values `build` would create for inputs shaped like `input`,
+  /// without creating them (saturating at the largest uint64 rather than overflowing): a model
+  /// file's architecture is checked against the tensors it holds before anything is allocated.
+  virtual std::uint64_t parameter_count(const Shape& input) const {
+    (void)input;
+    return 0;
+  }
+
   /// Sizes internal buffers for batches of up to `max_batch` so later passes allocate nothing.
   /// Optional: a larger batch than reserved grows the buffers on first use.
   virtual void reserve(std::size_t max_batch) { (void)max_batch; }

@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -96,6 +98,39 @@ void check_tensors_fit(const io::SafetensorsFile& file, const std::string& prefi
     if (!shape_fits)  // the message is built only on failure
       throw IoError(tinydl::detail::concat(file.source(), ": tensor '", prefix, key, "' has shape ",
                                            info.shape_string(), ", the model's parameter is ", p.value.shape()));
+  }
+}
+
+/// The most values one example may have in any layer's output of a loaded model (2^28: 1 GiB of
+/// float per example); the study's largest is 32 x 28 x 28 = 25,088.
+constexpr std::uint64_t max_activation_values = std::uint64_t{1} << 28;
+
+/// Checks, without building anything, that the architecture declared in a model file is no
+/// larger than the tensors the file holds: a 26 KB file declaring Dense(units=2^20) must not make
+/// tinydl allocate gigabytes (or abort on bad_alloc) before the tensors are compared. Walks the
+/// shapes with `output_shape` and sums `parameter_count`; throws `IoError` naming the file.
+template <typename T>
+void check_architecture_fits_file(const io::SafetensorsFile& file, const std::vector<std::unique_ptr<Layer<T>>>& layers,
+                                  const Shape& input) {
+  std::uint64_t held = 0;
+  for (const auto& name : file.names()) held += file.info(name).numel();
+  std::uint64_t needed = 0;
+  Shape shape = prepend_batch(1, input);
+  check<IoError>(shape.item_numel() <= max_activation_values, file.source(), ": input_shape ", input, " has more than ",
+                 max_activation_values, " values per example");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const std::uint64_t count = layers[i]->parameter_count(shape);
+    needed = count > std::numeric_limits<std::uint64_t>::max() - needed ? std::numeric_limits<std::uint64_t>::max()
+                                                                       : needed + count;
+    if (needed > held)
+      throw IoError(tinydl::detail::concat(file.source(), ": the architecture needs ", needed,
+                                           " parameter values up to layer ", i, " (", layers[i]->type(),
+                                           "), but the file holds only ", held, " (is the file corrupt?)"));
+    shape = layers[i]->output_shape(shape);
+    if (shape.item_numel() > max_activation_values)
+      throw IoError(tinydl::detail::concat(file.source(), ": layer ", i, " (", layers[i]->type(), ") outputs ",
+                                           shape.item_numel(), " values per example, more than the limit of ",
+                                           max_activation_values));
   }
 }
 
@@ -232,16 +267,19 @@ Sequential<T> load_model(const std::string& path) {
                  path, ": malformed tinydl.model metadata");
   Sequential<T> model;
   try {
+    std::vector<std::unique_ptr<Layer<T>>> layers;
     for (const auto& layer : model_json["layers"]) {
       auto made = make_layer<T>(layer.at("type").get<std::string>(), layer.value("config", nlohmann::json::object()));
       if (layer.contains("name")) made->set_name(layer["name"].get<std::string>());
-      model.add(std::move(made));
+      layers.push_back(std::move(made));
     }
     const auto dims = model_json["input_shape"].get<std::vector<std::size_t>>();
     check<IoError>(dims.size() >= 1 && dims.size() <= 3, path, ": input_shape must have 1 to 3 dimensions");
     const Shape input = dims.size() == 1 ? Shape{dims[0]}
                         : dims.size() == 2 ? Shape{dims[0], dims[1]}
                                            : Shape{dims[0], dims[1], dims[2]};
+    detail::check_architecture_fits_file(file, layers, input);  // before anything is allocated
+    for (auto& layer : layers) model.add(std::move(layer));
     model.build(input);
   } catch (const nlohmann::json::exception& e) {
     throw IoError(path + ": malformed tinydl.model metadata: " + e.what());
