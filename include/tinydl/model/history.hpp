@@ -24,7 +24,8 @@ struct EpochLogs {
   double loss = 0, accuracy = 0;
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
-  bool has_validation = false;  ///< whether val_loss and val_accuracy were measured (else NaN)
+  bool has_validation = false;  ///< whether fit has validation data (val_* are NaN when it has none,
+                                ///< and in an epoch that a stop cut short before validation)
   double learning_rate = 0;  ///< used during this epoch
   double seconds = 0;        ///< wall time of the epoch, validation included
 

@@ -621,10 +621,10 @@ private:
       }
       logs.loss = loss_sum / seen;
       logs.accuracy = correct / seen;
+      logs.has_validation = validation != nullptr;  // val_* stay NaN in an epoch a stop cut short
       if (validation && !stop_requested_) {
         detail::ProfileTimer timer(timer_sink(&TrainingProfile::evaluation));
         const Evaluation v = evaluate_range(*validation, validation_first, validation_count, options.batch_size);
-        logs.has_validation = true;
         logs.val_loss = v.loss;
         logs.val_accuracy = v.accuracy;
       }
