@@ -10,6 +10,10 @@
 #     (link.txt: libraries given by path);
 #   - every FILEPATH entry of CMakeCache.txt (libraries and programs CMake found), and the
 #     config file inside each <Package>_DIR (the find_package configs that were read).
+# Not counted: the binary tools CMake's compiler detection picks by preference when they are
+# installed (CMAKE_AR, CMAKE_RANLIB, CMAKE_STRIP, ... : llvm-ar beside clang) and otherwise takes
+# from binutils, which g++ brings. The CI machine once had `llvm` installed and its llvm-ar
+# archived a test library; a fresh machine builds the same with binutils' ar.
 # Each file is mapped to its package with `dpkg -S` and must lie in the closure of
 # TINYDL_PACKAGES and TINYDL_OPTIONAL_PACKAGES under Depends and Pre-Depends (apt-cache depends
 # --recurse over installed packages), or in a package of priority "required" (part of every
@@ -25,8 +29,11 @@ command -v dpkg-query >/dev/null || { echo "check_packages: not a Debian system;
 
 used=$(mktemp)
 trap 'rm -f "$used" "$used".*' EXIT
+toolchain_probe='CMAKE_(AR|RANLIB|STRIP|NM|OBJCOPY|OBJDUMP|READELF|ADDR2LINE|DLLTOOL|LINKER|MT|TAPI|[A-Z]+_COMPILER_(AR|RANLIB|CLANG_SCAN_DEPS))'
+: >"$used.probed"
 for dir in "$@"; do
   [ -f "$dir/CMakeCache.txt" ] || { echo "check_packages: $dir is not a configured build tree" >&2; exit 2; }
+  sed -En "s/^${toolchain_probe}:FILEPATH=(\/.*)$/\3/p" "$dir/CMakeCache.txt" >>"$used.probed"
   # Depfiles and link lines: absolute paths, one per line.
   find "$dir" \( -name '*.d' -o -name link.txt \) -type f -print0 |
     xargs -0 -r cat | tr ' \\:' '\n\n\n' | grep '^/' >>"$used"
@@ -36,8 +43,9 @@ for dir in "$@"; do
     ls "$d"/*[Cc]onfig.cmake 2>/dev/null
   done >>"$used"
 done
+sort -u -o "$used.probed" "$used.probed"
 # Files of the repository and the build trees are ours, not a package's.
-sort -u "$used" | while read -r f; do
+sort -u "$used" | comm -23 - "$used.probed" | while read -r f; do
   [ -f "$f" ] || continue
   f=$(realpath -m --no-symlinks "$f")
   case "$f" in "$repo"/*|/tmp/*) continue ;; esac
