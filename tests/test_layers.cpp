@@ -428,6 +428,22 @@ TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][
     const auto copy = make_layer<float>(layer->type(), layer->config());
     CHECK(copy->type() == layer->type());
     CHECK(copy->config() == layer->config());
+    // parameter_count (what load_model checks a file's architecture with, before building)
+    // predicts exactly the values build creates, for an image input and, where it fits, a flat one.
+    for (const Shape& input : {Shape{2, 3, 9, 11}, Shape{2, 7}}) {
+      auto fresh = make_layer<float>(layer->type(), layer->config());
+      try {
+        (void)fresh->output_shape(input);
+      } catch (const ShapeError&) {
+        continue;  // a convolution or pooling takes no flat input
+      }
+      const std::uint64_t predicted = fresh->parameter_count(input);
+      fresh->build(input, CounterRng(1), 0);
+      std::uint64_t created = 0;
+      for (const auto& p : fresh->params()) created += p.value.size();
+      INFO("input " << input);
+      CHECK(predicted == created);
+    }
   }
   CHECK_THROWS_WITH(make_layer<float>("Dense2", {}), Contains("unknown layer type 'Dense2'"));
   CHECK_THROWS_WITH(make_layer<float>("Dense", {{"unit", 3}}), "Dense: unknown config key 'unit'");

@@ -291,30 +291,69 @@ TEST_CASE("The profiler times every layer of the training steps, and only when a
   CHECK(model.profile().steps == 0);
 }
 
-TEST_CASE("A training step allocates nothing once memory is planned", "[model][memory]") {
-  if (!TINYDL_COUNT_ALLOCATIONS) {
-    WARN("skipped: allocations cannot be counted under AddressSanitizer");
-    return;
-  }
+TEST_CASE("An observer hears each part and layer call of a training step, in order, and nothing else",
+          "[model][profile]") {
+  // Records "part:layer" for every begin and checks each end closes the part just begun.
+  struct Recorder : StepObserver {
+    std::vector<std::string> calls;
+    bool open = false, nested = false, mismatched = false;
+    StepPart last{};
+    std::size_t last_layer = 0;
+    void begin(StepPart part, std::size_t layer) override {
+      nested |= open;
+      open = true;
+      last = part;
+      last_layer = layer;
+      calls.push_back(std::to_string(static_cast<int>(part)) + ":" + std::to_string(layer));
+    }
+    void end(StepPart part, std::size_t layer) override {
+      mismatched |= !open || part != last || layer != last_layer;
+      open = false;
+    }
+  };
   auto model = small_cnn();
-  const auto data = squares(32, 6);
-  Tensor<float> x(Shape{32, 1, 12, 12});
-  std::vector<std::size_t> all(32);
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  Tensor<std::int32_t> labels(Shape{32});
-  data.gather(all.data(), 32, x.data(), labels.data());
-  model.reserve(32);
-  for (int warm = 0; warm < 2; ++warm) model.train_on_batch(x.view(), labels.view());  // optimizer state, threads
-  allocations = 0;
-  counting = true;
-  for (int step = 0; step < 5; ++step) model.train_on_batch(x.view(), labels.view());
-  counting = false;
-  CHECK(allocations == 0);
-  // The counter does count: a vector allocates.
-  counting = true;
-  std::vector<int> probe(10);
-  counting = false;
-  CHECK(allocations >= 1);
+  const auto data = squares(32, 7);
+  Recorder recorder;
+  model.set_observer(&recorder);
+  model.fit(data, quiet(1, 32));  // one step on 32 examples, then nothing observed but the step
+  CHECK_FALSE(recorder.nested);
+  CHECK_FALSE(recorder.mismatched);
+  const auto code = [](StepPart part, std::size_t layer = 0) {
+    return std::to_string(static_cast<int>(part)) + ":" + std::to_string(layer);
+  };
+  std::vector<std::string> expected{code(StepPart::data), code(StepPart::zero_grad)};
+  for (std::size_t i = 0; i < model.size(); ++i) expected.push_back(code(StepPart::forward, i));
+  expected.push_back(code(StepPart::loss));
+  for (std::size_t i = model.size(); i-- > 0;) expected.push_back(code(StepPart::backward, i));
+  expected.push_back(code(StepPart::optimizer));
+  CHECK(recorder.calls == expected);
+  // Evaluation passes are not steps: nothing is heard.
+  recorder.calls.clear();
+  model.evaluate(data);
+  CHECK(recorder.calls.empty());
+  // Profiling takes the observer's place while on, and gives it back.
+  model.set_profiling(true);
+  model.train_on_batch(Tensor<float>(Shape{2, 1, 12, 12}).view(), Tensor<std::int32_t>(Shape{2}).view());
+  CHECK(recorder.calls.empty());
+  CHECK(model.profile().steps == 1);
+  model.set_profiling(false);
+  model.set_observer(nullptr);
+  model.train_on_batch(Tensor<float>(Shape{2, 1, 12, 12}).view(), Tensor<std::int32_t>(Shape{2}).view());
+  CHECK(recorder.calls.empty());
+}
+
+TEST_CASE("Layer counters (Dropout's step) are the model's generic training state", "[model][io]") {
+  Sequential<float> model;
+  model.add(Flatten<float>()).add(Dropout<float>(0.5)).add(Dense<float>(3)).add(Dropout<float>(0.25)).add(Dense<float>(2));
+  model.build(Shape{4});
+  CHECK(model.counters() == std::vector<std::uint64_t>{0, 0});
+  model.set_counters({5, 9});
+  CHECK(static_cast<Dropout<float>&>(model.layer(1)).step() == 5);
+  CHECK(static_cast<Dropout<float>&>(model.layer(3)).step() == 9);
+  CHECK(model.counters() == std::vector<std::uint64_t>{5, 9});
+  CHECK_THROWS_WITH(model.set_counters({1}), Contains("1 values for the 2 counters"));
+  CHECK_THROWS_WITH(model.set_counters({1, 2, 3}), Contains("3 values for the 2 counters"));
+  CHECK(model.counters() == std::vector<std::uint64_t>{5, 9});  // a refused call changed nothing
 }
 
 TEST_CASE("The study's models allocate nothing per training step or inference batch, at 1 and 2 threads",
@@ -356,6 +395,11 @@ TEST_CASE("The study's models allocate nothing per training step or inference ba
     }
   }
   set_num_threads(threads_before);
+  // The counter does count: a vector allocates.
+  counting = true;
+  std::vector<int> probe(10);
+  counting = false;
+  CHECK(allocations >= 1);
 }
 
 // ---- files --------------------------------------------------------------------------------------------

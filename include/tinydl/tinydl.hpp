@@ -59,7 +59,7 @@
 #include "tinydl/callbacks/lambda_callback.hpp"
 #include "tinydl/callbacks/model_checkpoint.hpp"
 #include "tinydl/callbacks/monitor.hpp"
-#include "tinydl/callbacks/progress_bar.hpp"
+#include "tinydl/model/progress_bar.hpp"
 #include "tinydl/callbacks/reduce_lr_on_plateau.hpp"
 #include "tinydl/callbacks/terminate_on_nan.hpp"
 

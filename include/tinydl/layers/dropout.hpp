@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tinydl/core/scratch.hpp"
 #include "tinydl/kernels/dropout.hpp"
@@ -33,6 +34,10 @@ public:
   /// The number of training forward passes so far: it selects the next mask.
   std::uint64_t step() const { return step_; }
   void set_step(std::uint64_t step) { step_ = step; }
+
+  /// The step is the one counter a training state saves.
+  std::vector<std::uint64_t> counters() const override { return {step_}; }
+  void set_counters(const std::vector<std::uint64_t>& values) override { step_ = values.at(0); }
 
   Shape output_shape(const Shape& input) const override {
     check<ShapeError>(input.rank() >= 1, this->who(), ": empty input shape");

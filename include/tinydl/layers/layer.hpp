@@ -111,6 +111,14 @@ public:
   /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
   virtual std::vector<Param<T>> params() { return {}; }
 
+  /// Counters the layer advances while training that are not tensors, in a fixed order (Dropout's
+  /// step, which selects its next mask). A training state saves them, so a resumed run draws what
+  /// an unbroken run would; the model knows no concrete layer type. Empty for most layers.
+  virtual std::vector<std::uint64_t> counters() const { return {}; }
+
+  /// Restores what `counters()` returned; the model passes exactly as many values.
+  virtual void set_counters(const std::vector<std::uint64_t>& values) { (void)values; }
+
   /// The options that rebuild this layer with `make_layer` (the input shape comes from `build`).
   virtual nlohmann::json config() const = 0;
 
@@ -151,6 +159,9 @@ protected:
   };
   Who who() const { return Who{this}; }
 
+  Shape input_;  ///< the input shape of the last build (use `input_shape()` outside the layer)
+
+private:
   /// Throws `ShapeError` unless `x` is a batch of the built input shape and `y` has the output
   /// shape for it; called at the start of forward and backward.
   void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
@@ -171,9 +182,6 @@ protected:
                       " (the input's shape), got ", dx.shape());
   }
 
-  Shape input_;
-
-private:
   std::string name_;
   const T* paired_input_ = nullptr;  ///< x of the last forward; null before the first
   Shape paired_shape_;

@@ -1,9 +1,11 @@
 #pragma once
 /// @file profile.hpp
-/// `TrainingProfile`: where a training step's time goes, layer by layer. `Sequential` fills one
-/// when profiling is on (`model.set_profiling(true)`); the comparison example prints it with
-/// `--profile`. Timing uses a steady clock around each layer's forward and backward call, so its
-/// overhead is two clock reads per layer call (tens of nanoseconds against milliseconds).
+/// Watching training steps: `StepObserver` is told when each part of a step and each layer call
+/// begins and ends; `Profiler` is the observer behind `model.set_profiling(true)`, timing them
+/// into a `TrainingProfile` (the comparison example prints it with `--profile`). The model only
+/// calls an observer when one is set, so the training step without one pays a null test per
+/// layer call; the profiler's own cost is two clock reads per call (tens of nanoseconds against
+/// milliseconds).
 
 #include <chrono>
 #include <cstddef>
@@ -12,6 +14,19 @@
 #include <vector>
 
 namespace tinydl {
+
+/// The parts of a training step an observer is told about. `forward` and `backward` come once
+/// per layer (training-mode passes only); `evaluation` is fit's validation pass, not part of a step.
+enum class StepPart { data, zero_grad, forward, loss, backward, optimizer, evaluation };
+
+/// Watches training steps (`model.set_observer(&observer)`). Parts do not nest: `end` follows its
+/// `begin` before the next `begin`. `layer` is the layer's index for forward and backward, else 0.
+class StepObserver {
+public:
+  virtual ~StepObserver() = default;
+  virtual void begin(StepPart part, std::size_t layer) = 0;
+  virtual void end(StepPart part, std::size_t layer) = 0;
+};
 
 /// Seconds spent in each part of the training steps since the last reset.
 struct TrainingProfile {
@@ -73,23 +88,65 @@ struct TrainingProfile {
   }
 };
 
-namespace detail {
-
-/// Adds the seconds between construction and destruction to `*sink` (nothing when null).
-class ProfileTimer {
+/// Times every part and layer call a model reports into a `TrainingProfile`; a step is counted
+/// at its loss (each step has exactly one).
+class Profiler final : public StepObserver {
 public:
-  explicit ProfileTimer(double* sink) : sink_(sink) {
-    if (sink_) start_ = std::chrono::steady_clock::now();
+  /// Names the profile's rows, one per layer ("conv2d_0 (Conv2D)"); keeps the times when the
+  /// names are those already there.
+  void set_layer_names(const std::vector<std::string>& names) {
+    bool same = names.size() == profile_.layers.size();
+    for (std::size_t i = 0; same && i < names.size(); ++i) same = names[i] == profile_.layers[i].name;
+    if (same) return;
+    profile_.layers.clear();
+    for (const auto& name : names) profile_.layers.push_back({name});
   }
-  ~ProfileTimer() {
-    if (sink_) *sink_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+
+  void begin(StepPart, std::size_t) override { start_ = std::chrono::steady_clock::now(); }
+
+  void end(StepPart part, std::size_t layer) override {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    switch (part) {
+      case StepPart::data: profile_.data += seconds; break;
+      case StepPart::zero_grad: profile_.zero_grad += seconds; break;
+      case StepPart::forward: profile_.layers.at(layer).forward += seconds; break;
+      case StepPart::loss:
+        profile_.loss += seconds;
+        ++profile_.steps;
+        break;
+      case StepPart::backward: profile_.layers.at(layer).backward += seconds; break;
+      case StepPart::optimizer: profile_.optimizer += seconds; break;
+      case StepPart::evaluation: profile_.evaluation += seconds; break;
+    }
   }
-  ProfileTimer(const ProfileTimer&) = delete;
-  ProfileTimer& operator=(const ProfileTimer&) = delete;
+
+  const TrainingProfile& profile() const { return profile_; }
+  TrainingProfile& profile() { return profile_; }
 
 private:
-  double* sink_;
+  TrainingProfile profile_;
   std::chrono::steady_clock::time_point start_;
+};
+
+namespace detail {
+
+/// Tells `observer` (when not null) that `part` begins now and, on destruction, that it ended.
+class Observed {
+public:
+  Observed(StepObserver* observer, StepPart part, std::size_t layer = 0)
+      : observer_(observer), part_(part), layer_(layer) {
+    if (observer_) observer_->begin(part_, layer_);
+  }
+  ~Observed() {
+    if (observer_) observer_->end(part_, layer_);
+  }
+  Observed(const Observed&) = delete;
+  Observed& operator=(const Observed&) = delete;
+
+private:
+  StepObserver* observer_;
+  StepPart part_;
+  std::size_t layer_;
 };
 
 }  // namespace detail

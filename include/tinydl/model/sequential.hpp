@@ -9,6 +9,12 @@
 ///     model.compile(Adam<float>(1e-3));
 ///     History history = model.fit(train, {/*epochs*/ 5, /*batch_size*/ 64});
 ///
+/// The class holds the stack and runs one batch: forward through every layer, the loss, the
+/// chain rule backward, the optimizer step. The rest lives beside it, each written against the
+/// model's public interface: the training loop and evaluation over datasets in trainer.hpp, the
+/// table in summary.hpp, files in serialization.hpp, timing in profile.hpp. The members `fit`,
+/// `summary`, `save`, ... are the one-line doors to them users know from Keras.
+///
 /// Memory is planned, not allocated on the go: `reserve(batch)` (called by fit, evaluate and
 /// predict) sizes one activation buffer per layer output, two gradient buffers used in turn, and
 /// each layer's scratch, for the largest batch seen. A training step then allocates nothing.
@@ -16,60 +22,31 @@
 /// The model outputs logits; `predict` turns them into probabilities.
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
+#include <cctype>
 #include <cstdint>
-#include <iomanip>
-#include <iostream>
 #include <memory>
-#include <numeric>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "tinydl/callbacks/progress_bar.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/core/rng.hpp"
 #include "tinydl/core/tensor.hpp"
 #include "tinydl/data/dataset.hpp"
-#include "tinydl/io/safetensors.hpp"
 #include "tinydl/kernels/softmax.hpp"
-#include "tinydl/layers/dropout.hpp"
 #include "tinydl/layers/layer.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
 #include "tinydl/model/profile.hpp"
+#include "tinydl/model/serialization.hpp"
+#include "tinydl/model/summary.hpp"
+#include "tinydl/model/trainer.hpp"
 #include "tinydl/optim/optimizer.hpp"
 
 namespace tinydl {
-
-/// Options of `Sequential::fit`, in the order of Keras's arguments.
-struct FitOptions {
-  std::size_t epochs = 1;            ///< train until this epoch count (with initial_epoch: resume)
-  std::size_t batch_size = 32;
-  double validation_split = 0;       ///< fraction held out from the END of the training data, before shuffling
-  bool shuffle = true;               ///< reshuffle the training examples every epoch
-  std::uint64_t seed = 0;            ///< shuffling order: epoch e's order depends only on (seed, e)
-  int verbose = 1;                   ///< 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch
-  std::size_t initial_epoch = 0;     ///< first epoch to run (to resume an interrupted run)
-};
-
-/// Mean loss and accuracy over a dataset.
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-  std::size_t samples = 0;
-};
-
-/// Mean loss and accuracy of one batch.
-struct BatchResult {
-  double loss = 0, accuracy = 0;
-};
 
 /// A stack of layers; see the file comment.
 template <typename T>
@@ -135,6 +112,8 @@ public:
   const Layer<T>& layer(std::size_t i) const { return *layers_.at(i); }
   /// The shape of one input example.
   const Shape& input_shape() const { return require_built().shapes_.front(); }
+  /// The shape of one example of layer i's output.
+  const Shape& output_shape(std::size_t i) const { return require_built().shapes_.at(i + 1); }
   /// Number of outputs (classes).
   std::size_t classes() const { return require_built().shapes_.back()[0]; }
 
@@ -152,14 +131,20 @@ public:
     }
     gradients_[0] = AlignedBuffer<T>(largest);
     gradients_[1] = AlignedBuffer<T>(largest);
-    labels_ = Tensor<std::int32_t>(Shape{max_batch});
-    indices_.resize(max_batch);
     for (auto& layer : layers_) layer->reserve(max_batch);
     capacity_ = max_batch;
   }
 
   /// The batch size memory is planned for (0 before the first reserve).
   std::size_t capacity() const { return capacity_; }
+
+  /// The planned input buffer for a batch of `n` (at most `capacity()`) examples: a batch
+  /// gathered here goes to `forward` or `train_on_batch` without a copy.
+  TensorView<T> input_batch(std::size_t n) {
+    check<ConfigError>(n > 0 && n <= capacity_, "Sequential::input_batch: ", n, " examples, memory is planned for ",
+                       capacity_, " (reserve first)");
+    return activation(0, n);
+  }
 
   /// Every parameter and state tensor, in layer order, named as in `torch.nn.Sequential`'s
   /// state_dict ("0.weight", "1.running_mean", ...).
@@ -176,41 +161,14 @@ public:
     return n;
   }
 
-  /// A Keras-like table: layer name and type, output shape, parameter count, and the totals.
-  std::string summary() const {
+  /// Number of parameter and state values of layer i (counters excluded), as `summary` shows.
+  std::size_t layer_parameter_count(std::size_t i) const {
     require_built();
-    std::ostringstream out;
-    const int name_width = 30, shape_width = 24, count_width = 12;
-    const std::string rule(name_width + shape_width + count_width, '=');
-    out << "Model: Sequential, input " << batch_of_items(shapes_.front()) << "\n";
-    out << std::left << std::setw(name_width) << "Layer (type)" << std::setw(shape_width) << "Output shape"
-        << std::right << std::setw(count_width) << "Param #" << "\n"
-        << rule << "\n";
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      std::size_t count = 0;
-      for (auto& p : layers_[i]->params())
-        if (!p.integer) count += p.value.size();
-      out << std::left << std::setw(name_width) << (layers_[i]->name() + " (" + layers_[i]->type() + ")")
-          << std::setw(shape_width) << detail::concat(batch_of_items(shapes_[i + 1])) << std::right << std::setw(count_width)
-          << with_commas(count) << "\n";
-    }
-    const std::size_t trainable = parameter_count(true), fixed = parameter_count(false);
-    out << rule << "\n"
-        << "Total params: " << with_commas(trainable + fixed) << "\n"
-        << "Trainable params: " << with_commas(trainable) << "\n"
-        << "Non-trainable params: " << with_commas(fixed) << "\n";
-    return out.str();
+    return layer_values_.at(i);
   }
 
-  /// The architecture as saved in files: input shape and each layer's type, name and config.
-  nlohmann::json architecture() const {
-    nlohmann::json layers = nlohmann::json::array();
-    for (const auto& layer : layers_)
-      layers.push_back({{"type", layer->type()}, {"name", layer->name()}, {"config", layer->config()}});
-    nlohmann::json input = nlohmann::json::array();
-    for (std::size_t i = 0; i < input_shape().rank(); ++i) input.push_back(input_shape()[i]);
-    return {{"input_shape", input}, {"layers", layers}};
-  }
+  /// The Keras-like table of summary.hpp: each layer's output shape and parameter count.
+  std::string summary() const { return tinydl::summary(*this); }
 
   // ---- compiling --------------------------------------------------------------------------------
 
@@ -230,12 +188,12 @@ public:
     optimizer_ = std::move(optimizer);
   }
   bool compiled() const { return optimizer_ != nullptr; }
-  Optimizer<T>& optimizer() {
-    check<ConfigError>(compiled(), "Sequential: compile() the model with an optimizer first");
-    return *optimizer_;
-  }
+  Optimizer<T>& optimizer() { return *require_compiled().optimizer_; }
+  const Optimizer<T>& optimizer() const { return *require_compiled().optimizer_; }
+  /// The loss the model trains with.
+  const SoftmaxCrossEntropy<T>& loss() const { return loss_; }
 
-  // ---- running ----------------------------------------------------------------------------------
+  // ---- running one batch ------------------------------------------------------------------------
 
   /// Runs the batch `x` (N, ...) through every layer; returns a view of the logits (N, classes),
   /// valid until the next call.
@@ -243,11 +201,11 @@ public:
     const std::size_t n = check_batch(x.shape());
     input_ = x;
     TensorView<const T> in = x;
-    const bool timed = profiling_ && mode == Mode::train;
+    StepObserver* observer = mode == Mode::train ? this->observer() : nullptr;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       TensorView<T> out = activation(i + 1, n);
       {
-        detail::ProfileTimer timer(timed ? &profile_.layers[i].forward : nullptr);
+        detail::Observed observed(observer, StepPart::forward, i);
         layers_[i]->forward(in, out, mode);
       }
       in = out;
@@ -266,7 +224,7 @@ public:
   template <typename Label>
   BatchResult compute_gradients(TensorView<const T> x, TensorView<Label> labels) {
     {
-      detail::ProfileTimer timer(timer_sink(&TrainingProfile::zero_grad));
+      detail::Observed observed(observer(), StepPart::zero_grad);
       for (const auto& p : params_)
         if (p.trainable())
           parallel_ranges(p.grad.size(), [grad = p.grad.data()](std::size_t begin, std::size_t end) {
@@ -274,28 +232,14 @@ public:
           });
     }
     const TensorView<const T> logits = forward(x, Mode::train);
-    const std::size_t n = logits.shape()[0];
-    TensorView<T> dy(gradients_[0].data(), logits.shape());
+    TensorView<T> dlogits(gradients_[0].data(), logits.shape());
     double loss = 0, accuracy = 0;
     {
-      detail::ProfileTimer timer(timer_sink(&TrainingProfile::loss));
-      loss = loss_(logits, labels, dy);
-      accuracy = accuracy_of(logits, labels);
+      detail::Observed observed(observer(), StepPart::loss);
+      loss = loss_(logits, labels, dlogits);
+      accuracy = detail::batch_accuracy(logits, labels);
     }
-    // Backward down to the first layer with trainable parameters: no one needs the gradient of
-    // its input (for an MLP, the Flatten before the first Dense), so it is not computed.
-    for (std::size_t i = layers_.size(); i-- > first_trainable_;) {
-      const TensorView<const T> in = i == 0 ? input_ : TensorView<const T>(activation(i, n));
-      TensorView<T> dx = i == first_trainable_
-                             ? TensorView<T>()
-                             : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
-      {
-        detail::ProfileTimer timer(profiling_ ? &profile_.layers[i].backward : nullptr);
-        layers_[i]->backward(in, activation(i + 1, n), dy, dx);
-      }
-      dy = dx;
-    }
-    profile_.steps += profiling_;
+    backward(dlogits);
     return {loss, accuracy};
   }
 
@@ -304,51 +248,9 @@ public:
   BatchResult train_on_batch(TensorView<const T> x, TensorView<Label> labels) {
     Optimizer<T>& opt = optimizer();
     const BatchResult result = compute_gradients(x, labels);
-    detail::ProfileTimer timer(timer_sink(&TrainingProfile::optimizer));
+    detail::Observed observed(observer(), StepPart::optimizer);
     opt.step(params_);
     return result;
-  }
-
-  /// Trains on `train`, holding out `options.validation_split` of it for validation.
-  template <typename X>
-  History fit(const Dataset<X>& train, const FitOptions& options = {}, const std::vector<Callback<T>*>& callbacks = {}) {
-    check<ConfigError>(options.validation_split >= 0 && options.validation_split < 1,
-                       "fit: validation_split must be in [0, 1), got ", options.validation_split);
-    const std::size_t held_out = static_cast<std::size_t>(static_cast<double>(train.size()) * options.validation_split);
-    return run_fit(train, train.size() - held_out, held_out ? &train : nullptr, train.size() - held_out, held_out,
-                   options, callbacks);
-  }
-
-  /// Trains on `train` and validates on `validation` after every epoch.
-  template <typename X>
-  History fit(const Dataset<X>& train, const Dataset<X>& validation, const FitOptions& options = {},
-              const std::vector<Callback<T>*>& callbacks = {}) {
-    check<ConfigError>(options.validation_split == 0, "fit: give validation data or a validation_split, not both");
-    check<ShapeError>(!validation.empty(), "fit: the validation dataset is empty");
-    return run_fit(train, train.size(), &validation, 0, validation.size(), options, callbacks);
-  }
-
-  /// Mean loss and accuracy over `data`, in evaluation mode. `batch_size` 0 means the planned batch.
-  template <typename X>
-  Evaluation evaluate(const Dataset<X>& data, std::size_t batch_size = 0) {
-    return evaluate_range(data, 0, data.size(), batch_size);
-  }
-
-  /// Class probabilities (N, classes) for every example of `data`, in batches.
-  template <typename X>
-  Tensor<T> predict(const Dataset<X>& data, std::size_t batch_size = 0) {
-    check<ShapeError>(!data.empty(), "predict: the dataset is empty");
-    check_item_shape(data.item_shape(), "predict");
-    Tensor<T> probabilities(Shape{data.size(), classes()});
-    batch_size = planned_batch(batch_size);
-    for (std::size_t first = 0; first < data.size(); first += batch_size) {
-      const std::size_t count = std::min(batch_size, data.size() - first);
-      std::iota(indices_.begin(), indices_.begin() + count, first);
-      data.gather(indices_.data(), count, activations_[0].data(), labels_.data());
-      const auto logits = forward(activation(0, count), Mode::eval);
-      kernels::softmax_rows(count, classes(), logits.data(), probabilities.data() + first * classes());
-    }
-    return probabilities;
   }
 
   /// Class probabilities (N, classes) for a batch of inputs already in the model's scalar type.
@@ -357,7 +259,8 @@ public:
     check<ShapeError>(n > 0, "predict: empty input ", x.shape());
     check_item_shape(tinydl::item_shape(x.shape()), "predict");
     Tensor<T> probabilities(Shape{n, classes()});
-    batch_size = planned_batch(batch_size);
+    if (batch_size == 0) batch_size = capacity_ ? capacity_ : 64;
+    reserve(batch_size);
     for (std::size_t first = 0; first < n; first += batch_size) {
       const std::size_t count = std::min(batch_size, n - first);
       const auto logits = forward(x.slice(first, first + count), Mode::eval);
@@ -366,26 +269,48 @@ public:
     return probabilities;
   }
 
+  // ---- over datasets (model/trainer.hpp) ----------------------------------------------------------
+
+  /// Trains on `train`, holding out `options.validation_split` of it for validation.
+  template <typename X>
+  History fit(const Dataset<X>& train, const FitOptions& options = {}, const std::vector<Callback<T>*>& callbacks = {}) {
+    return Trainer<T>(*this).fit(train, options, callbacks);
+  }
+
+  /// Trains on `train` and validates on `validation` after every epoch.
+  template <typename X>
+  History fit(const Dataset<X>& train, const Dataset<X>& validation, const FitOptions& options = {},
+              const std::vector<Callback<T>*>& callbacks = {}) {
+    return Trainer<T>(*this).fit(train, validation, options, callbacks);
+  }
+
+  /// Mean loss and accuracy over `data`, in evaluation mode. `batch_size` 0 means the planned batch.
+  template <typename X>
+  Evaluation evaluate(const Dataset<X>& data, std::size_t batch_size = 0) {
+    return Trainer<T>(*this).evaluate(data, 0, data.size(), batch_size);
+  }
+
+  /// Class probabilities (N, classes) for every example of `data`, in batches.
+  template <typename X>
+  Tensor<T> predict(const Dataset<X>& data, std::size_t batch_size = 0) {
+    return Trainer<T>(*this).predict(data, batch_size);
+  }
+
   // ---- files (model/serialization.hpp) -------------------------------------------------------------
 
-  /// Saves weights and state as safetensors with `torch.nn.Sequential` keys ("0.weight") and
-  /// PyTorch layouts, and the architecture in `__metadata__` (for `load_model`). Atomic.
-  void save(const std::string& path) const;
-
-  /// Loads weights saved by `save` (or by PyTorch for the same architecture) into this built
-  /// model. Every tensor must be present with its shape and a fitting dtype, and no other tensor
-  /// may be in the file; otherwise `IoError`, and the model is unchanged.
-  void load_weights(const std::string& path);
-
+  /// `save_model`: weights, state and architecture as safetensors PyTorch reads. Atomic.
+  void save(const std::string& path) const { tinydl::save_model(*this, path); }
+  /// `load_weights` into this built model; a file that does not fit throws and changes nothing.
+  void load_weights(const std::string& path) { tinydl::load_weights(*this, path); }
   /// `load_weights` from an open file, reading the tensors named `prefix` + key.
-  void load_weights(const io::SafetensorsFile& file, const std::string& prefix = "");
-
-  /// Saves weights plus what resuming needs: optimizer state, epochs completed, dropout steps.
-  void save_training_state(const std::string& path) const;
-
-  /// Restores a `save_training_state` file into this built and compiled model (same architecture
-  /// and optimizer type). Resume with `fit(..., {.initial_epoch = model.epochs_completed()})`.
-  void load_training_state(const std::string& path);
+  void load_weights(const io::SafetensorsFile& file, const std::string& prefix = "") {
+    tinydl::load_weights(*this, file, prefix);
+  }
+  /// `save_training_state`: weights plus optimizer state, epochs completed and layer counters.
+  void save_training_state(const std::string& path) const { tinydl::save_training_state(*this, path); }
+  /// `load_training_state` into this built and compiled model (same architecture and optimizer
+  /// type). Resume with `fit(..., {.initial_epoch = model.epochs_completed()})`.
+  void load_training_state(const std::string& path) { tinydl::load_training_state(*this, path); }
 
   // ---- control and weights ------------------------------------------------------------------------
 
@@ -395,6 +320,12 @@ public:
     stop_reason_ = std::move(reason);
   }
   bool stop_requested() const { return stop_requested_; }
+  const std::string& stop_reason() const { return stop_reason_; }
+  /// Forgets a stop request; `fit` calls it when it starts.
+  void clear_stop_request() {
+    stop_requested_ = false;
+    stop_reason_.clear();
+  }
 
   /// Epochs completed by fit so far (the `initial_epoch` to resume from).
   std::size_t epochs_completed() const { return epochs_completed_; }
@@ -423,67 +354,97 @@ public:
       std::copy(weights[i].begin(), weights[i].end(), params[i].value.begin());
   }
 
-  /// The Dropout layers' step counters (they select the masks), for saving a training state.
-  std::vector<std::uint64_t> dropout_steps() const {
-    std::vector<std::uint64_t> steps;
-    for (const auto& layer : layers_)
-      if (auto* dropout = dynamic_cast<const Dropout<T>*>(layer.get())) steps.push_back(dropout->step());
-    return steps;
-  }
-  void set_dropout_steps(const std::vector<std::uint64_t>& steps) {
-    std::size_t k = 0;
-    for (auto& layer : layers_)
-      if (auto* dropout = dynamic_cast<Dropout<T>*>(layer.get())) {
-        check<ConfigError>(k < steps.size(), "set_dropout_steps: too few steps for the model's Dropout layers");
-        dropout->set_step(steps[k++]);
-      }
-    check<ConfigError>(k == steps.size(), "set_dropout_steps: ", steps.size(), " steps for ", k, " Dropout layers");
+  /// Every layer's `counters()` (Dropout's step), in layer order: what a training state saves
+  /// beside the tensors.
+  std::vector<std::uint64_t> counters() const {
+    std::vector<std::uint64_t> all;
+    for (const auto& layer : layers_) {
+      const std::vector<std::uint64_t> mine = layer->counters();
+      all.insert(all.end(), mine.begin(), mine.end());
+    }
+    return all;
   }
 
-  // ---- profiling ----------------------------------------------------------------------------------
+  /// Restores `counters()`. Throws `ConfigError`, changing nothing, unless there are exactly as
+  /// many values as the layers have counters.
+  void set_counters(const std::vector<std::uint64_t>& values) {
+    const std::size_t expected = counters().size();
+    check<ConfigError>(values.size() == expected, "Sequential::set_counters: ", values.size(), " values for the ",
+                       expected, " counters of the model's layers");
+    auto next = values.begin();
+    for (auto& layer : layers_) {
+      const std::size_t count = layer->counters().size();
+      if (count == 0) continue;
+      layer->set_counters(std::vector<std::uint64_t>(next, next + static_cast<std::ptrdiff_t>(count)));
+      next += static_cast<std::ptrdiff_t>(count);
+    }
+  }
 
-  /// Turns per-layer timing of training steps on or off (off by default). Timing adds two clock
-  /// reads per layer call; the times add up until `profile().reset()`.
+  // ---- observing ----------------------------------------------------------------------------------
+
+  /// Tells `observer` (not owned; null to stop) about every part and layer call of the training
+  /// steps from now on (profile.hpp). Without one, a step pays a null test per layer call. While
+  /// profiling is on, the profiler is the observer instead.
+  void set_observer(StepObserver* observer) { observer_ = observer; }
+  /// The observer the steps report to: the profiler while profiling, else the one set (or null).
+  StepObserver* observer() { return profiling_ ? &profiler_ : observer_; }
+
+  /// Turns per-layer timing of training steps on or off (off by default): the model's own
+  /// `Profiler` observes the steps. The times add up until `profile().reset()`.
   void set_profiling(bool on) {
     require_built();
-    if (profile_.layers.size() != layers_.size()) {
-      profile_.layers.clear();
-      for (const auto& layer : layers_) profile_.layers.push_back({layer->name() + " (" + layer->type() + ")"});
-    }
+    std::vector<std::string> names;
+    for (const auto& layer : layers_) names.push_back(layer->name() + " (" + layer->type() + ")");
+    profiler_.set_layer_names(names);
     profiling_ = on;
   }
   bool profiling() const { return profiling_; }
   /// Where the training steps' time went since profiling started (or the last reset).
-  const TrainingProfile& profile() const { return profile_; }
-  TrainingProfile& profile() { return profile_; }
+  const TrainingProfile& profile() const { return profiler_.profile(); }
+  TrainingProfile& profile() { return profiler_.profile(); }
 
 private:
-  double* timer_sink(double TrainingProfile::*part) { return profiling_ ? &(profile_.*part) : nullptr; }
-
   const Sequential& require_built() const {
     check<ConfigError>(built(), "Sequential: build(input_shape) the model first");
     return *this;
   }
-
-  static std::string with_commas(std::size_t n) {
-    std::string digits = std::to_string(n), out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-      if (i && (digits.size() - i) % 3 == 0) out += ',';
-      out += digits[i];
-    }
-    return out;
+  const Sequential& require_compiled() const {
+    check<ConfigError>(compiled(), "Sequential: compile() the model with an optimizer first");
+    return *this;
   }
 
   void collect_parameters() {
     named_.clear();
     params_.clear();
+    layer_values_.assign(layers_.size(), 0);
     first_trainable_ = layers_.size();
     for (std::size_t i = 0; i < layers_.size(); ++i)
       for (auto& p : layers_[i]->params()) {
         named_.emplace_back(std::to_string(i) + "." + p.name, p);
         params_.push_back(p);
+        if (!p.integer) layer_values_[i] += p.value.size();
         if (p.trainable()) first_trainable_ = std::min(first_trainable_, i);
       }
+  }
+
+  /// The chain rule, from dL/dlogits of the last forward pass down to the first layer with
+  /// trainable parameters: no one needs the gradient of its input (for an MLP, the Flatten before
+  /// the first Dense), so it is not computed. Layer i reads dy and writes dx into the two
+  /// gradient buffers in turn.
+  void backward(TensorView<T> dlogits) {
+    const std::size_t n = dlogits.shape()[0];
+    TensorView<T> dy = dlogits;
+    for (std::size_t i = layers_.size(); i-- > first_trainable_;) {
+      const TensorView<const T> in = i == 0 ? input_ : TensorView<const T>(activation(i, n));
+      TensorView<T> dx = i == first_trainable_
+                             ? TensorView<T>()
+                             : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
+      {
+        detail::Observed observed(observer(), StepPart::backward, i);
+        layers_[i]->backward(in, activation(i + 1, n), dy, dx);
+      }
+      dy = dx;
+    }
   }
 
   /// Activation i (0: the input, i: the output of layer i-1) for a batch of n, as a view.
@@ -504,163 +465,27 @@ private:
     return batch[0];
   }
 
-  std::size_t planned_batch(std::size_t batch_size) {
-    if (batch_size == 0) batch_size = capacity_ ? capacity_ : 64;
-    reserve(batch_size);
-    return batch_size;
-  }
-
-  template <typename Label>
-  static double accuracy_of(TensorView<const T> logits, TensorView<Label> labels) {
-    const std::size_t n = logits.shape()[0], classes = logits.shape()[1];
-    std::size_t correct = 0;
-    for (std::size_t b = 0; b < n; ++b) {
-      const T* row = logits.data() + b * classes;
-      const std::size_t best = static_cast<std::size_t>(std::max_element(row, row + classes) - row);
-      correct += best == static_cast<std::size_t>(labels[b]);
-    }
-    return static_cast<double>(correct) / static_cast<double>(n);
-  }
-
-  template <typename X>
-  void check_labels(const Dataset<X>& data, std::size_t first, std::size_t count, const char* who) const {
-    const auto& labels = data.labels();
-    for (std::size_t i = first; i < first + count; ++i)
-      check<Error>(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < classes(), who, ": example ", i,
-                   " has label ", labels[i], " but the model has ", classes(), " outputs (labels 0 to ", classes() - 1,
-                   ")");
-  }
-
-  template <typename X>
-  Evaluation evaluate_range(const Dataset<X>& data, std::size_t first, std::size_t count, std::size_t batch_size) {
-    check<ShapeError>(count > 0, "evaluate: the dataset is empty");
-    check_item_shape(data.item_shape(), "evaluate");
-    check_labels(data, first, count, "evaluate");
-    batch_size = planned_batch(batch_size);
-    double loss_sum = 0, correct = 0;
-    for (std::size_t offset = 0; offset < count; offset += batch_size) {
-      const std::size_t n = std::min(batch_size, count - offset);
-      std::iota(indices_.begin(), indices_.begin() + n, first + offset);
-      data.gather(indices_.data(), n, activations_[0].data(), labels_.data());
-      const auto labels = labels_.slice(0, n);
-      const auto logits = forward(activation(0, n), Mode::eval);
-      loss_sum += static_cast<double>(loss_(logits, labels)) * n;
-      correct += accuracy_of(logits, labels) * n;
-    }
-    return {loss_sum / count, correct / count, count};
-  }
-
-  /// Epoch e's order of the training examples [0, n): a Fisher-Yates shuffle whose swaps are
-  /// drawn from (seed, stream shuffle + e << 32, position).
-  static void shuffle_order(std::vector<std::size_t>& order, std::uint64_t seed, std::size_t epoch) {
-    const CounterRng rng(seed);
-    const std::uint64_t stream = static_cast<std::uint64_t>(RngStream::shuffle) | (std::uint64_t{epoch} << 32);
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i, stream, i)]);
-  }
-
-  template <typename X>
-  History run_fit(const Dataset<X>& train, std::size_t train_count, const Dataset<X>* validation,
-                  std::size_t validation_first, std::size_t validation_count, const FitOptions& options,
-                  const std::vector<Callback<T>*>& user_callbacks) {
-    require_built();
-    optimizer();
-    check<ConfigError>(options.batch_size > 0, "fit: batch_size must be at least 1");
-    check<ConfigError>(options.initial_epoch <= options.epochs, "fit: initial_epoch ", options.initial_epoch,
-                       " is after the last epoch ", options.epochs);
-    check<ShapeError>(train_count > 0, "fit: the training dataset is empty",
-                      train.size() ? " (validation_split leaves no training examples)" : "");
-    check_item_shape(train.item_shape(), "fit");
-    check_labels(train, 0, train_count, "fit");
-    if (validation) {
-      check_item_shape(validation->item_shape(), "fit (validation data)");
-      check_labels(*validation, validation_first, validation_count, "fit (validation data)");
-    }
-    for (auto* callback : user_callbacks) check<ConfigError>(callback != nullptr, "fit: null callback");
-    reserve(options.batch_size);
-
-    std::vector<Callback<T>*> callbacks = user_callbacks;
-    std::unique_ptr<ProgressBar<T>> progress;
-    if (options.verbose > 0) {
-      progress = std::make_unique<ProgressBar<T>>(std::cout, options.verbose == 1 ? ProgressBar<T>::Style::automatic
-                                                                                  : ProgressBar<T>::Style::lines);
-      callbacks.push_back(progress.get());
-    }
-
-    const std::size_t batches = (train_count + options.batch_size - 1) / options.batch_size;
-    TrainInfo info{options.initial_epoch, options.epochs, batches, options.batch_size, train_count, validation_count};
-    stop_requested_ = false;
-    stop_reason_.clear();
-    History history;
-    for (auto* c : callbacks) c->on_train_begin(*this, info);
-
-    std::vector<std::size_t> order(train_count);
-    for (std::size_t epoch = options.initial_epoch; epoch < options.epochs && !stop_requested_; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      for (auto* c : callbacks) c->on_epoch_begin(*this, epoch);
-      EpochLogs logs;
-      logs.epoch = epoch;
-      logs.learning_rate = optimizer_->learning_rate();
-      std::iota(order.begin(), order.end(), std::size_t{0});
-      if (options.shuffle) shuffle_order(order, options.seed, epoch);
-
-      double loss_sum = 0, correct = 0;
-      std::size_t seen = 0;
-      for (std::size_t batch = 0; batch < batches && !stop_requested_; ++batch) {
-        const std::size_t first = batch * options.batch_size;
-        const std::size_t n = std::min(options.batch_size, train_count - first);
-        {
-          detail::ProfileTimer timer(timer_sink(&TrainingProfile::data));
-          train.gather(order.data() + first, n, activations_[0].data(), labels_.data());
-        }
-        const BatchResult result = train_on_batch(activation(0, n), labels_.slice(0, n));
-        loss_sum += result.loss * n;
-        correct += result.accuracy * n;
-        seen += n;
-        BatchLogs batch_logs{epoch, batch, n, result.loss, result.accuracy};
-        for (auto* c : callbacks) c->on_batch_end(*this, batch_logs);
-      }
-      logs.loss = loss_sum / seen;
-      logs.accuracy = correct / seen;
-      logs.has_validation = validation != nullptr;  // val_* stay NaN in an epoch a stop cut short
-      if (validation && !stop_requested_) {
-        detail::ProfileTimer timer(timer_sink(&TrainingProfile::evaluation));
-        const Evaluation v = evaluate_range(*validation, validation_first, validation_count, options.batch_size);
-        logs.val_loss = v.loss;
-        logs.val_accuracy = v.accuracy;
-      }
-      logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.epochs.push_back(logs);
-      epochs_completed_ = epoch + 1;
-      for (auto* c : callbacks) c->on_epoch_end(*this, logs);
-    }
-    history.stop_reason = stop_reason_;
-    for (auto* c : callbacks) c->on_train_end(*this, history);
-    return history;
-  }
-
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<Shape> shapes_;  // item shapes: [0] the input, [i + 1] the output of layer i
   std::vector<std::pair<std::string, Param<T>>> named_;
   std::vector<Param<T>> params_;
-  std::size_t first_trainable_ = 0;  // the first layer with trainable parameters; backward stops there
+  std::vector<std::size_t> layer_values_;  // parameter and state values per layer, counters excluded
+  std::size_t first_trainable_ = 0;        // the first layer with trainable parameters; backward stops there
   std::unique_ptr<Optimizer<T>> optimizer_;
   SoftmaxCrossEntropy<T> loss_;
 
   std::size_t capacity_ = 0;
-  std::vector<Tensor<T>> activations_;   // [0] the input batch, [i + 1] the output of layer i
-  AlignedBuffer<T> gradients_[2];        // dL/d(activation), used in turn going backward
-  Tensor<std::int32_t> labels_;
-  std::vector<std::size_t> indices_;
+  std::vector<Tensor<T>> activations_;  // [0] the input batch, [i + 1] the output of layer i
+  AlignedBuffer<T> gradients_[2];       // dL/d(activation), used in turn going backward
   TensorView<const T> input_;
 
   bool stop_requested_ = false;
   std::string stop_reason_;
   std::size_t epochs_completed_ = 0;
 
-  bool profiling_ = false;
-  TrainingProfile profile_;
+  StepObserver* observer_ = nullptr;  // the user's, if any
+  bool profiling_ = false;            // whether profiler_ observes instead
+  Profiler profiler_;
 };
 
 }  // namespace tinydl
-
-#include "tinydl/model/serialization.hpp"  // definitions of save / load_weights / training state

@@ -1,6 +1,8 @@
 #pragma once
 /// @file serialization.hpp
-/// Saving and loading `Sequential` models (definitions of its file members, and `load_model`).
+/// Saving and loading `Sequential` models: `save_model`, `load_weights`, the training state, and
+/// `load_model`, which rebuilds a model from its file. The model's members of the same names
+/// (`model.save(path)`, ...) call these; they know the model only through its public interface.
 /// The file is safetensors (docs/file-format.md):
 ///
 ///   tensors    "<layer index>.<parameter>" as in torch.nn.Sequential's state_dict, PyTorch layouts,
@@ -10,7 +12,8 @@
 ///
 /// A training state adds "optimizer.<slot>.<k>" tensors (slot k of the k-th trainable parameter)
 /// and "tinydl.training": {"optimizer", "optimizer_config", "iterations", "epochs_completed",
-/// "dropout_steps"}.
+/// "dropout_steps"}; "dropout_steps" holds every layer's `counters()` in layer order (today only
+/// Dropout has one, its step; the name is the one files have always had).
 
 #include <algorithm>
 #include <cstdint>
@@ -26,12 +29,27 @@
 
 #include "tinydl/io/safetensors.hpp"
 #include "tinydl/layers/make_layer.hpp"
-#include "tinydl/model/sequential.hpp"
 #include "tinydl/version.hpp"
 
 namespace tinydl {
 
+template <typename T>
+class Sequential;
+
 namespace detail {
+
+/// The architecture as saved in files: input shape and each layer's type, name and config.
+template <typename T>
+nlohmann::json architecture(const Sequential<T>& model) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Layer<T>& layer = model.layer(i);
+    layers.push_back({{"type", layer.type()}, {"name", layer.name()}, {"config", layer.config()}});
+  }
+  nlohmann::json input = nlohmann::json::array();
+  for (std::size_t i = 0; i < model.input_shape().rank(); ++i) input.push_back(model.input_shape()[i]);
+  return {{"input_shape", input}, {"layers", layers}};
+}
 
 /// Adds the model's parameters and architecture to a writer.
 template <typename T>
@@ -51,7 +69,7 @@ void write_model(const Sequential<T>& model, io::SafetensorsWriter& writer) {
   writer.set_metadata("format", "pt");
   writer.set_metadata("tinydl.version", version_string);
   writer.set_metadata("tinydl.dtype", io::dtype_name(io::dtype_of<T>()));
-  writer.set_metadata("tinydl.model", model.architecture().dump());
+  writer.set_metadata("tinydl.model", architecture(model).dump());
 }
 
 inline bool is_integer_dtype(io::Dtype d) {
@@ -146,47 +164,57 @@ void copy_parameters(const io::SafetensorsFile& file, const std::string& prefix,
 
 }  // namespace detail
 
+/// Saves weights and state as safetensors with `torch.nn.Sequential` keys ("0.weight") and
+/// PyTorch layouts, and the architecture in `__metadata__` (for `load_model`). Atomic.
 template <typename T>
-void Sequential<T>::save(const std::string& path) const {
+void save_model(const Sequential<T>& model, const std::string& path) {
   io::SafetensorsWriter writer;
-  detail::write_model(*this, writer);
+  detail::write_model(model, writer);
   writer.write(path);
 }
 
+/// Loads weights saved by `save_model` (or by PyTorch for the same architecture) into a built
+/// model. Every tensor must be present with its shape and a fitting dtype, and no other tensor
+/// may be in the file; otherwise `IoError`, and the model is unchanged.
 template <typename T>
-void Sequential<T>::load_weights(const std::string& path) {
-  load_weights(io::SafetensorsFile::load(path));
+void load_weights(Sequential<T>& model, const std::string& path) {
+  load_weights(model, io::SafetensorsFile::load(path));
 }
 
 
+/// `load_weights` from an open file, reading the tensors named `prefix` + key.
 template <typename T>
-void Sequential<T>::load_weights(const io::SafetensorsFile& file, const std::string& prefix) {
-  detail::check_tensors_fit(file, prefix, named_parameters());  // all checks first: a bad file changes nothing
-  detail::copy_parameters(file, prefix, named_parameters());
+void load_weights(Sequential<T>& model, const io::SafetensorsFile& file, const std::string& prefix = "") {
+  detail::check_tensors_fit(file, prefix, model.named_parameters());  // all checks first: a bad file changes nothing
+  detail::copy_parameters(file, prefix, model.named_parameters());
 }
 
+/// Saves weights plus what resuming needs: optimizer state, epochs completed, layer counters.
 template <typename T>
-void Sequential<T>::save_training_state(const std::string& path) const {
-  check<ConfigError>(compiled(), "save_training_state: the model has no optimizer; compile() it first");
+void save_training_state(const Sequential<T>& model, const std::string& path) {
+  check<ConfigError>(model.compiled(), "save_training_state: the model has no optimizer; compile() it first");
   io::SafetensorsWriter writer;
-  detail::write_model(*this, writer);
-  Optimizer<T>& opt = *optimizer_;
+  detail::write_model(model, writer);
+  const Optimizer<T>& opt = model.optimizer();
   for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
     for (std::size_t k = 0; k < opt.slot_count(); ++k)
       writer.add("optimizer." + opt.slot_names()[s] + "." + std::to_string(k), opt.slot(s, k));
   const nlohmann::json training{{"optimizer", opt.type()},
                                 {"optimizer_config", opt.config()},
                                 {"iterations", opt.iterations()},
-                                {"epochs_completed", epochs_completed_},
-                                {"dropout_steps", dropout_steps()}};
+                                {"epochs_completed", model.epochs_completed()},
+                                {"dropout_steps", model.counters()}};
   writer.set_metadata("tinydl.training", training.dump());
   writer.write(path);
 }
 
+/// Restores a `save_training_state` file into a built and compiled model (same architecture and
+/// optimizer type); a file that does not fit throws `IoError` and changes nothing. Resume with
+/// `fit(..., {.initial_epoch = model.epochs_completed()})`.
 template <typename T>
-void Sequential<T>::load_training_state(const std::string& path) {
+void load_training_state(Sequential<T>& model, const std::string& path) {
   const auto file = io::SafetensorsFile::load(path);
-  Optimizer<T>& opt = optimizer();
+  Optimizer<T>& opt = model.optimizer();
   const auto found = file.metadata().find("tinydl.training");
   check<IoError>(found != file.metadata().end(), path, ": no training state (tinydl.training metadata); ",
                  "was it written by save_training_state?");
@@ -199,7 +227,7 @@ void Sequential<T>::load_training_state(const std::string& path) {
 
   // Every check before any change.
   std::size_t trainable = 0;
-  for (const auto& p : parameters()) trainable += p.trainable();
+  for (const auto& p : model.parameters()) trainable += p.trainable();
   std::vector<std::string> slot_keys;
   for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
     for (std::size_t k = 0; k < trainable; ++k)
@@ -221,9 +249,9 @@ void Sequential<T>::load_training_state(const std::string& path) {
   });
   if (has_slots || iterations > 0)
     for (const auto& key : slot_keys) check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
-  detail::check_tensors_fit(file, "", named_parameters(), "optimizer.");
+  detail::check_tensors_fit(file, "", model.named_parameters(), "optimizer.");
   std::size_t k = 0;
-  for (const auto& p : parameters()) {
+  for (const auto& p : model.parameters()) {
     if (!p.trainable() || !has_slots) continue;
     for (std::size_t s = 0; s < opt.slot_names().size(); ++s) {
       const std::string& key = slot_keys[s * trainable + k];
@@ -239,21 +267,22 @@ void Sequential<T>::load_training_state(const std::string& path) {
     }
     ++k;
   }
-  check<IoError>(steps.size() == dropout_steps().size(), path, ": ", steps.size(), " dropout steps for ",
-                 dropout_steps().size(), " Dropout layers");
+  const std::size_t counters = model.counters().size();
+  check<IoError>(steps.size() == counters, path, ": ", steps.size(), " dropout steps (layer counters) for ", counters,
+                 " in the model");
 
-  detail::copy_parameters(file, "", named_parameters());
-  opt.initialize_state(params_);
+  detail::copy_parameters(file, "", model.named_parameters());
+  opt.initialize_state(model.parameters());
   if (has_slots)
     for (std::size_t s = 0; s < opt.slot_names().size(); ++s)
       for (std::size_t index = 0; index < trainable; ++index)
         file.read_into(slot_keys[s * trainable + index], opt.slot(s, index).view());
   opt.set_iterations(iterations);
-  epochs_completed_ = epochs_completed;
-  set_dropout_steps(steps);
+  model.set_epochs_completed(epochs_completed);
+  model.set_counters(steps);
 }
 
-/// Rebuilds a model, architecture and weights, from a file written by `Sequential::save`.
+/// Rebuilds a model, architecture and weights, from a file written by `save_model`.
 /// Throws `IoError` if the file is not such a file.
 template <typename T>
 Sequential<T> load_model(const std::string& path) {
@@ -288,7 +317,7 @@ Sequential<T> load_model(const std::string& path) {
   } catch (const Error& e) {
     throw IoError(path + ": cannot rebuild the model: " + e.what());
   }
-  model.load_weights(file);
+  load_weights(model, file);
   return model;
 }
 

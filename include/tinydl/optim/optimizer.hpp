@@ -69,6 +69,7 @@ public:
   const std::vector<std::string>& slot_names() const { return slot_names_; }
   std::size_t slot_count() const { return slots_.empty() ? 0 : slots_[0].size(); }
   Tensor<T>& slot(std::size_t slot, std::size_t index) { return slots_.at(slot).at(index); }
+  const Tensor<T>& slot(std::size_t slot, std::size_t index) const { return slots_.at(slot).at(index); }
 
 protected:
   /// Updates one parameter; `index` selects its slots.

@@ -3,6 +3,10 @@
 /// `ProgressBar`: Keras-like progress while training. On a terminal, a bar redrawn in place
 /// (at most 10 times a second) with steps done, ETA, time per step and the running loss and
 /// accuracy; elsewhere (a log file, CI) one plain line per epoch, so logs stay readable.
+///
+/// It lives in model/ (not callbacks/) because `fit` adds one for `verbose` > 0, as Keras's fit
+/// adds its ProgbarLogger: the training loop needs it, and a header may only include its own
+/// folder and the folders before it.
 
 #include <chrono>
 #include <cmath>
