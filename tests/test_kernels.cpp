@@ -294,37 +294,69 @@ TEMPLATE_TEST_CASE("col2im is the adjoint of im2col and accumulates", "[kernels]
   }
 }
 
-TEST_CASE("batched im2col + one gemm is a direct convolution", "[kernels][im2col][gemm]") {
+TEST_CASE("conv2d_forward and conv2d_backward are a direct convolution and its gradients",
+          "[kernels][conv2d]") {
   std::mt19937 gen(4);
-  const Window2d g{3, 9, 8, 3, 3, 2, 1, 1, 1};
-  const std::size_t batch = 5, out_channels = 6, pixels = g.out_pixels(), patch = g.patch_size();
-  const std::size_t image = g.channels * g.in_h * g.in_w;
-  const auto x = random_vector<double>(batch * image, gen), weight = random_vector<double>(out_channels * patch, gen);
-  std::vector<double> col(patch * batch * pixels), y(out_channels * batch * pixels);
-  im2col_batch(g, batch, x.data(), col.data());
-  gemm(Trans::no, Trans::no, out_channels, batch * pixels, patch, 1.0, weight.data(), patch, col.data(),
-       batch * pixels, 0.0, y.data(), batch * pixels);
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t o = 0; o < out_channels; ++o)
-      for (std::size_t oh = 0; oh < g.out_h(); ++oh)
-        for (std::size_t ow = 0; ow < g.out_w(); ++ow) {
-          double direct = 0;
-          for (std::size_t c = 0; c < g.channels; ++c)
-            for (std::size_t i = 0; i < g.kernel_h; ++i)
-              for (std::size_t j = 0; j < g.kernel_w; ++j) {
-                const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
-                if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) continue;
-                direct += weight[((o * g.channels + c) * g.kernel_h + i) * g.kernel_w + j] *
-                          x[b * image + (c * g.in_h + std::size_t(h)) * g.in_w + std::size_t(w)];
-              }
-          CHECK(y[o * batch * pixels + b * pixels + oh * g.out_w() + ow] == Approx(direct).margin(1e-12));
-        }
+  // Geometries for each way a batch runs: one image per GEMM (576 output pixels), two (256),
+  // four (20, strided), and the pointwise 1x1 kernel that skips im2col.
+  //                        C   H   W  kh kw sh sw ph pw
+  for (const Window2d& g : {Window2d{3, 24, 24, 3, 3, 1, 1, 1, 1}, Window2d{2, 16, 16, 3, 3, 1, 1, 1, 1},
+                           Window2d{3, 9, 8, 3, 3, 2, 1, 1, 1}, Window2d{5, 6, 7, 1, 1, 1, 1, 0, 0}}) {
+    const std::size_t n = 7, filters = 6, pixels = g.out_pixels(), patch = g.patch_size();
+    const std::size_t image = g.channels * g.in_h * g.in_w;
+    const Conv2dGeometry c{g, filters};
+    INFO("window " << g.channels << "x" << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << " stride "
+                   << g.stride_h << ": " << c.images_per_gemm() << " image(s) per GEMM");
+    const auto x = random_vector<double>(n * image, gen), weight = random_vector<double>(filters * patch, gen);
+    const auto bias = random_vector<double>(filters, gen), dy = random_vector<double>(n * filters * pixels, gen);
+    // The input pixel under output (oh, ow) and kernel tap (i, j), or -1 in the padding.
+    const auto source = [&](std::size_t oh, std::size_t ow, std::size_t i, std::size_t j) -> long {
+      const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
+      return h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w) ? -1 : h * long(g.in_w) + w;
+    };
+    std::vector<double> y(n * filters * pixels), y_direct(y.size()), dw_direct(weight.size(), 0.0),
+        db_direct(filters, 0.0), dx_direct(x.size(), 0.0);
+    for (std::size_t b = 0; b < n; ++b)
+      for (std::size_t f = 0; f < filters; ++f)
+        for (std::size_t oh = 0; oh < g.out_h(); ++oh)
+          for (std::size_t ow = 0; ow < g.out_w(); ++ow) {
+            const std::size_t out = (b * filters + f) * pixels + oh * g.out_w() + ow;
+            double sum = bias[f];
+            db_direct[f] += dy[out];
+            for (std::size_t ch = 0; ch < g.channels; ++ch)
+              for (std::size_t i = 0; i < g.kernel_h; ++i)
+                for (std::size_t j = 0; j < g.kernel_w; ++j) {
+                  const long at = source(oh, ow, i, j);
+                  if (at < 0) continue;
+                  const std::size_t in = b * image + ch * g.in_h * g.in_w + std::size_t(at);
+                  const std::size_t w = ((f * g.channels + ch) * g.kernel_h + i) * g.kernel_w + j;
+                  sum += weight[w] * x[in];
+                  dw_direct[w] += dy[out] * x[in];
+                  dx_direct[in] += dy[out] * weight[w];
+                }
+            y_direct[out] = sum;
+          }
+    Conv2dScratch<double> scratch;
+    conv2d_forward(c, n, x.data(), weight.data(), bias.data(), y.data(), scratch);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) bad += !(std::abs(y[i] - y_direct[i]) <= 1e-12);
+    CHECK(bad == 0);
 
-  // col2im_batch scatters each image's columns back into its own image.
-  std::vector<double> dx(batch * image, 0.0), dx_single(image, 0.0);
-  col2im_batch(g, batch, col.data(), dx.data());
-  col2im(g, col.data() + 2 * pixels, batch * pixels, dx_single.data());
-  CHECK(std::equal(dx_single.begin(), dx_single.end(), dx.begin() + 2 * image));
+    // Gradients are added to what is there (0.5), dx is overwritten (it starts as NaN).
+    std::vector<double> dw(weight.size(), 0.5), db(filters, 0.5), dx(x.size(), std::nan(""));
+    conv2d_backward(c, n, x.data(), weight.data(), dy.data(), dw.data(), db.data(), dx.data(), scratch);
+    bad = 0;
+    for (std::size_t i = 0; i < dw.size(); ++i) bad += !(std::abs(dw[i] - 0.5 - dw_direct[i]) <= 1e-11);
+    for (std::size_t i = 0; i < filters; ++i) bad += !(std::abs(db[i] - 0.5 - db_direct[i]) <= 1e-11);
+    for (std::size_t i = 0; i < dx.size(); ++i) bad += !(std::abs(dx[i] - dx_direct[i]) <= 1e-11);
+    CHECK(bad == 0);
+
+    // Without bias and input gradients only the weight gradient is written, the same bits.
+    std::vector<double> dw_only(weight.size(), 0.5);
+    conv2d_backward(c, n, x.data(), weight.data(), dy.data(), dw_only.data(), static_cast<double*>(nullptr),
+                    static_cast<double*>(nullptr), scratch);
+    CHECK(dw_only == dw);
+  }
 }
 
 TEST_CASE("Window2d validation names the problem", "[kernels][im2col]") {
@@ -393,14 +425,6 @@ TEST_CASE("maxpool takes the first maximum on ties and propagates NaN", "[kernel
 // ---- elementwise -------------------------------------------------------------------------------
 
 TEST_CASE("elementwise helpers compute what their comments state", "[kernels][elementwise]") {
-  const std::vector<float> x = {-2, -0.0f, 0.5, 3};
-  std::vector<float> y(4), dx(4);
-  relu(4, x.data(), y.data());
-  CHECK(y == std::vector<float>{0, 0, 0.5, 3});
-  const std::vector<float> dy = {10, 20, 30, 40};
-  relu_backward(4, y.data(), dy.data(), dx.data());
-  CHECK(dx == std::vector<float>{0, 0, 30, 40});
-
   const std::vector<double> m = {1, 2, 3, 99, 4, 5, 6, 99};  // 2 x 3 with row stride 4
   std::vector<double> rows = {10, 20}, columns = {1, 1, 1};
   add_row_sums(2, 3, m.data(), 4, rows.data());
@@ -411,8 +435,6 @@ TEST_CASE("elementwise helpers compute what their comments state", "[kernels][el
   std::vector<double> v = {1, 2};
   axpy(2, 0.5, m.data(), v.data());
   CHECK(v == std::vector<double>{1.5, 3});
-  scale(2, -2.0, v.data());
-  CHECK(v == std::vector<double>{-3, -6});
 }
 
 TEST_CASE("row sums match naive loops on rows with lanes and tails", "[kernels][elementwise]") {

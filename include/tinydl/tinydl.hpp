@@ -20,6 +20,7 @@
 #include "tinydl/kernels/simd.hpp"
 #include "tinydl/kernels/window.hpp"
 #include "tinydl/kernels/batchnorm.hpp"
+#include "tinydl/kernels/conv2d.hpp"
 #include "tinydl/kernels/dropout.hpp"
 #include "tinydl/kernels/softmax.hpp"
 #include "tinydl/kernels/optimizer_updates.hpp"

@@ -1,24 +1,11 @@
 #pragma once
 /// @file elementwise.hpp
-/// The few elementwise loops and reductions the layers need. Plain loops the compiler
+/// The few elementwise loops and reductions the kernels and layers share. Plain loops the compiler
 /// vectorises; each reduction sums in a fixed order, so results do not depend on threads.
 
 #include <cstddef>
 
 namespace tinydl::kernels {
-
-/// y = max(x, 0). `y` may alias `x`.
-template <typename T>
-void relu(std::size_t n, const T* x, T* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
-}
-
-/// dx = dy where y > 0, else 0 (the ReLU derivative, taken from the output y = relu(x)).
-/// `dx` may alias `dy`.
-template <typename T>
-void relu_backward(std::size_t n, const T* y, const T* dy, T* dx) {
-  for (std::size_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
-}
 
 /// Lanes of the vectorised row sums below: element j goes to lane j mod 16,
 /// and the lanes are added in order at the end. A fixed order (results do not depend on threads)
@@ -57,12 +44,6 @@ void add_column_sums(std::size_t rows, std::size_t cols, const T* m, std::size_t
 template <typename T>
 void axpy(std::size_t n, T alpha, const T* x, T* y) {
   for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
-}
-
-/// x = alpha * x.
-template <typename T>
-void scale(std::size_t n, T alpha, T* x) {
-  for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
 }  // namespace tinydl::kernels

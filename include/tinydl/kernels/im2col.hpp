@@ -23,7 +23,6 @@
 #include <immintrin.h>
 #endif
 
-#include "tinydl/core/parallel.hpp"
 #include "tinydl/kernels/window.hpp"
 
 namespace tinydl::kernels {
@@ -149,25 +148,6 @@ void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
         for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow * g.stride_w + j - g.pad_w] += in[ow];
     }
   });
-}
-
-/// im2col of a batch `x` (N, C, H, W) into one matrix of C*kh*kw rows and N*OH*OW columns,
-/// image b at columns [b*OH*OW, (b+1)*OH*OW). Images are done in parallel.
-template <typename T>
-void im2col_batch(const Window2d& g, std::size_t batch, const T* x, T* col) {
-  const std::size_t image = g.channels * g.in_h * g.in_w, pixels = g.out_pixels(), ld = batch * pixels;
-  const long n = static_cast<long>(batch);
-#pragma omp parallel for schedule(static) if (batch > 1 && num_threads() > 1)
-  for (long b = 0; b < n; ++b) im2col(g, x + b * image, col + b * pixels, ld);
-}
-
-/// col2im of a batch column matrix (as made by im2col_batch) into `dx` (N, C, H, W), accumulating.
-template <typename T>
-void col2im_batch(const Window2d& g, std::size_t batch, const T* col, T* dx) {
-  const std::size_t image = g.channels * g.in_h * g.in_w, pixels = g.out_pixels(), ld = batch * pixels;
-  const long n = static_cast<long>(batch);
-#pragma omp parallel for schedule(static) if (batch > 1 && num_threads() > 1)
-  for (long b = 0; b < n; ++b) col2im(g, col + b * pixels, ld, dx + b * image);
 }
 
 }  // namespace tinydl::kernels
