@@ -56,7 +56,9 @@ struct Buffers {
 };
 
 /// A model's first layer: training needs no gradient of its input (the image).
-bool first_layer(const ConvLayer& l) { return l.name.size() >= 6 && l.name.compare(l.name.size() - 6, 6, "/conv1") == 0; }
+bool first_layer(const ConvLayer& l) {
+  return l.name.size() >= 6 && l.name.compare(l.name.size() - 6, 6, "/conv1") == 0;
+}
 
 double forward_flops(const ConvLayer& l) {
   return 2.0 * double(l.out_channels * batch * l.window.out_pixels() * l.window.patch_size());
@@ -64,14 +66,16 @@ double forward_flops(const ConvLayer& l) {
 
 void set_counters(benchmark::State& state, double flops) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void conv_forward(benchmark::State& state, const ConvLayer& l, int threads) {
   tinydl::set_num_threads(threads);
   Buffers b(l);
   for (auto _ : state) {
-    conv2d_forward(Buffers::geometry(l), batch, b.x.data(), b.weight.data(), b.bias.data(), b.y.data(), b.scratch);
+    conv2d_forward(Buffers::geometry(l), batch, b.x.data(), b.weight.data(), b.bias.data(), b.y.data(),
+                   b.scratch);
     benchmark::ClobberMemory();
   }
   set_counters(state, forward_flops(l));
@@ -98,11 +102,11 @@ int main(int argc, char** argv) {
     for (int threads : {1, 2}) {
       const std::string suffix = "/threads:" + std::to_string(threads);
       bench::register_real_time(
-          "conv_forward/" + l.name + suffix, [l, threads](benchmark::State& s) { conv_forward(s, l, threads); },
-          benchmark::kMillisecond);
+          "conv_forward/" + l.name + suffix,
+          [l, threads](benchmark::State& s) { conv_forward(s, l, threads); }, benchmark::kMillisecond);
       bench::register_real_time(
-          "conv_backward/" + l.name + suffix, [l, threads](benchmark::State& s) { conv_backward(s, l, threads); },
-          benchmark::kMillisecond);
+          "conv_backward/" + l.name + suffix,
+          [l, threads](benchmark::State& s) { conv_backward(s, l, threads); }, benchmark::kMillisecond);
     }
   return bench::run_benchmarks(argc, argv);
 }

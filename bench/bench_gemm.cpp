@@ -70,8 +70,9 @@ void tinydl_gemm(benchmark::State& state, const GemmShape& s, int threads) {
   tinydl::set_num_threads(threads);
   Operands op(s);
   for (auto _ : state) {
-    tinydl::kernels::gemm(s.trans_a ? Trans::yes : Trans::no, s.trans_b ? Trans::yes : Trans::no, s.m, s.n, s.k, 1.0f,
-                          op.a.data(), s.trans_a ? s.m : s.k, op.b.data(), s.trans_b ? s.k : s.n, 0.0f, op.c.data(), s.n);
+    tinydl::kernels::gemm(s.trans_a ? Trans::yes : Trans::no, s.trans_b ? Trans::yes : Trans::no, s.m, s.n,
+                          s.k, 1.0f, op.a.data(), s.trans_a ? s.m : s.k, op.b.data(), s.trans_b ? s.k : s.n,
+                          0.0f, op.c.data(), s.n);
     benchmark::ClobberMemory();
   }
   set_flops(state, s);
@@ -92,8 +93,8 @@ void baseline_gemm(benchmark::State& state, const baseline::Library& lib, const 
 
 int main(int argc, char** argv) {
   std::printf("tinydl %s kernels: %s, micro-tile %zux%zu; baselines: %s\n", tinydl::version_string,
-              tinydl::kernels::isa_name(), tinydl::kernels::MicroTile<float>::mr, tinydl::kernels::MicroTile<float>::nr,
-              baseline::describe().c_str());
+              tinydl::kernels::isa_name(), tinydl::kernels::MicroTile<float>::mr,
+              tinydl::kernels::MicroTile<float>::nr, baseline::describe().c_str());
   bench::register_fma_peak();
   const auto libs = baseline::libraries();
   for (const GemmShape& s : shapes()) {
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
       for (const baseline::Library& lib : libs)
         bench::register_real_time(
             "gemm/" + s.name + "/" + dims + "/" + lib.name + suffix,
-            [lib, s, threads](benchmark::State& st) { baseline_gemm(st, lib, s, threads); }, benchmark::kMicrosecond);
+            [lib, s, threads](benchmark::State& st) { baseline_gemm(st, lib, s, threads); },
+            benchmark::kMicrosecond);
     }
   }
   return bench::run_benchmarks(argc, argv);

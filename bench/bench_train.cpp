@@ -90,14 +90,16 @@ struct Setup {
   Tensor<float> x;
   Tensor<std::int32_t> labels;
 
-  Setup(const std::string& name, std::size_t batch) : model(zoo::by_name<float>(name, Initializer::torch_default)) {
+  Setup(const std::string& name, std::size_t batch)
+      : model(zoo::by_name<float>(name, Initializer::torch_default)) {
     model.build(Shape{1, 28, 28}, 1);
     model.compile(Adam<float>(1e-3));
     model.reserve(batch);
     x = Tensor<float>(Shape{batch, 1, 28, 28});
     labels = Tensor<std::int32_t>(Shape{batch});
     const CounterRng rng(7);
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(0, i));  // pixels in [0, 1)
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = static_cast<float>(rng.uniform(0, i));  // pixels in [0, 1)
     for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(i % 10);
   }
 };
@@ -143,7 +145,8 @@ void user_parallel_region(benchmark::State& state, const std::string& name) {
 
 /// One layer's forward or backward pass at the training batch, on real activations: the layers
 /// before it run once in training mode to produce its input; its output gradient is random.
-void layer_pass(benchmark::State& state, const std::string& name, std::size_t index, bool backward, int threads) {
+void layer_pass(benchmark::State& state, const std::string& name, std::size_t index, bool backward,
+                int threads) {
   set_num_threads(threads);
   Setup s(name, train_batch);
   Tensor<float> x = std::move(s.x);
@@ -160,8 +163,10 @@ void layer_pass(benchmark::State& state, const std::string& name, std::size_t in
   layer.forward(x.view(), y.view(), Mode::train);
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    if (backward) layer.backward(x.view(), y.view(), dy.view(), index == 0 ? TensorView<float>() : dx.view());
-    else layer.forward(x.view(), y.view(), Mode::train);
+    if (backward)
+      layer.backward(x.view(), y.view(), dy.view(), index == 0 ? TensorView<float>() : dx.view());
+    else
+      layer.forward(x.view(), y.view(), Mode::train);
   }
   const double macs = macs_per_layer(s.model)[index] * train_batch;
   set_counters(state, train_batch, (backward ? (index == 0 ? 2 : 4) : 2) * macs, threads, start);
@@ -170,8 +175,8 @@ void layer_pass(benchmark::State& state, const std::string& name, std::size_t in
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::printf("tinydl %s kernels: %s; training batch %zu, inference batch %zu\n", version_string, kernels::isa_name(),
-              train_batch, inference_batch);
+  std::printf("tinydl %s kernels: %s; training batch %zu, inference batch %zu\n", version_string,
+              kernels::isa_name(), train_batch, inference_batch);
   bench::register_fma_peak();
   for (const char* name : model_names)
     for (int threads : {1, 2}) {

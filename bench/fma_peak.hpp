@@ -27,7 +27,8 @@ inline double run_fma_chains(int threads, std::size_t steps, bool with_adds = fa
 #pragma omp parallel num_threads(threads) reduction(+ : result)
   {
     typename V::Reg acc[chains], sum[chains];
-    for (std::size_t i = 0; i < chains; ++i) acc[i] = sum[i] = V::set1(float(i) * 1e-3f);  // distinct: no merged chains
+    for (std::size_t i = 0; i < chains; ++i)
+      acc[i] = sum[i] = V::set1(float(i) * 1e-3f);  // distinct: no merged chains
     const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
     if (with_adds) {
       for (std::size_t s = 0; s < steps; ++s)
@@ -82,9 +83,10 @@ inline void fma_peak(benchmark::State& state, int threads, bool with_adds = fals
 inline void register_fma_peak() {
   for (bool with_adds : {false, true})
     for (int threads : {1, 2})
-      register_real_time((with_adds ? "fma_add_peak/threads:" : "fma_peak/threads:") + std::to_string(threads),
-                         [threads, with_adds](benchmark::State& s) { fma_peak(s, threads, with_adds); },
-                         benchmark::kMicrosecond);
+      register_real_time(
+          (with_adds ? "fma_add_peak/threads:" : "fma_peak/threads:") + std::to_string(threads),
+          [threads, with_adds](benchmark::State& s) { fma_peak(s, threads, with_adds); },
+          benchmark::kMicrosecond);
 }
 
 }  // namespace bench

@@ -20,7 +20,8 @@ Dataset<std::uint8_t> corner_squares(std::size_t n, std::uint64_t seed) {
   const CounterRng rng(seed);
   for (std::size_t i = 0; i < n; ++i) {
     labels[i] = static_cast<std::int32_t>(rng.below(4, 1, i));
-    for (std::size_t p = 0; p < 144; ++p) images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
+    for (std::size_t p = 0; p < 144; ++p)
+      images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
     const std::size_t top = labels[i] < 2 ? 1 : 7, left = labels[i] % 2 ? 7 : 1;
     for (std::size_t r = top; r < top + 4; ++r)
       for (std::size_t c = left; c < left + 4; ++c) images[i * 144 + r * 12 + c] = 250;
@@ -31,7 +32,8 @@ Dataset<std::uint8_t> corner_squares(std::size_t n, std::uint64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::filesystem::path dir = argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "tinydl-api-tour";
+  const std::filesystem::path dir =
+      argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "tinydl-api-tour";
   std::error_code made;
   std::filesystem::create_directories(dir, made);
   if (made) {
@@ -94,9 +96,15 @@ int main(int argc, char** argv) {
     // [resume]
     model.save_training_state(state_path);  // weights, optimizer moments, epoch, dropout steps
     Sequential<float> resumed;
-    resumed.add(Conv2D<float>(8, 3, 1, Padding::same())).add(BatchNorm<float>()).add(ReLU<float>())
-        .add(MaxPool2D<float>(2)).add(Dropout<float>(0.25)).add(Flatten<float>())
-        .add(Dense<float>(32)).add(ReLU<float>()).add(Dense<float>(4));
+    resumed.add(Conv2D<float>(8, 3, 1, Padding::same()))
+        .add(BatchNorm<float>())
+        .add(ReLU<float>())
+        .add(MaxPool2D<float>(2))
+        .add(Dropout<float>(0.25))
+        .add(Flatten<float>())
+        .add(Dense<float>(32))
+        .add(ReLU<float>())
+        .add(Dense<float>(4));
     resumed.build(Shape{1, 12, 12});
     resumed.compile(Adam<float>(1e-3));
     resumed.load_training_state(state_path);
@@ -151,10 +159,12 @@ int main(int argc, char** argv) {
     const TensorView<const float> logits = model.forward(x.view(), Mode::eval);
     const TensorView<const float> same_logits = model.outputs();  // the last forward's output, (16, 4)
     const std::vector<std::int32_t> predicted = metrics::predicted_classes(same_logits);
-    const metrics::ConfusionMatrix confusion(metrics::predicted_classes(probabilities.view()), labels.view(), 4);
+    const std::vector<std::int32_t> guesses = metrics::predicted_classes(probabilities.view());
+    const metrics::ConfusionMatrix confusion(guesses, labels.view(), 4);
     std::printf("%zu val losses; %zu logits; test accuracy %.3f, macro F1 %.3f; first prediction %d\n",
                 val_losses.size(), logits.size(), confusion.accuracy(), confusion.macro_f1(), predicted[0]);
-    model.load_weights(io::SafetensorsFile::load(best_path), /*prefix=*/"");  // an open file, keys prefix + name
+    // From an open file, reading the tensors named prefix + key:
+    model.load_weights(io::SafetensorsFile::load(best_path), /*prefix=*/"");
     // [inspect]
     return result.accuracy > 0.8 ? 0 : 1;
   } catch (const std::exception& e) {  // every tinydl::Error (shapes, files, options), and the rest

@@ -28,8 +28,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Trains one model with one seed and evaluates it on the test set.
-Run train_once(const std::string& name, std::uint64_t seed, const datasets::FashionMnist& data, const Options& o,
-               const fs::path& dir, bool first, ModelResult& result) {
+Run train_once(const std::string& name, std::uint64_t seed, const datasets::FashionMnist& data,
+               const Options& o, const fs::path& dir, bool first, ModelResult& result) {
   Sequential<float> model = zoo::by_name<float>(name, o.init);
   model.build(Shape{1, 28, 28}, seed);
   model.compile(Adam<float>(1e-3));
@@ -37,7 +37,8 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
   if (first) std::printf("\n%s", model.summary().c_str());
 
   const std::string suffix = o.repeats > 1 ? "-seed" + std::to_string(seed) : "";
-  EarlyStopping<float> early_stopping("val_loss", 3, 0, MonitorMode::automatic, /*restore_best_weights=*/true);
+  EarlyStopping<float> early_stopping("val_loss", 3, 0, MonitorMode::automatic,
+                                      /*restore_best_weights=*/true);
   ModelCheckpoint<float> checkpoint((dir / ("best" + suffix + ".safetensors")).string(), "val_loss", true);
   CSVLogger<float> log((dir / ("history" + suffix + ".csv")).string());
   TerminateOnNaN<float> stop_on_nan;  // a diverged run stops at once, and is reported as such below
@@ -52,12 +53,15 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
   Run run;
   run.seed = seed;
   model.set_profiling(o.profile);
-  run.history = model.fit(data.train, data.validation, options, {&stop_on_nan, &early_stopping, &checkpoint, &log});
+  run.history =
+      model.fit(data.train, data.validation, options, {&stop_on_nan, &early_stopping, &checkpoint, &log});
   check<Error>(run.history.stop_reason.rfind("TerminateOnNaN", 0) != 0, name, ", seed ", seed,
-               ": training diverged (", run.history.stop_reason, "); try a smaller learning rate or batch size");
+               ": training diverged (", run.history.stop_reason,
+               "); try a smaller learning rate or batch size");
   if (o.profile) {
     const std::string table = model.profile().table();
-    std::printf("\nProfile of %s's training steps (batch %zu):\n%s", name.c_str(), o.batch_size, table.c_str());
+    std::printf("\nProfile of %s's training steps (batch %zu):\n%s", name.c_str(), o.batch_size,
+                table.c_str());
     io::write_file_atomically((dir / ("profile" + suffix + ".txt")).string(), table.data(), table.size());
   }
   run.epochs_run = run.history.size();
@@ -108,8 +112,9 @@ int main(int argc, char** argv) {
     std::error_code made;
     fs::create_directories(out, made);
     check<IoError>(!made, "--out ", out.string(), ": cannot create the folder (", made.message(), ")");
-    std::printf("data: %zu training, %zu validation, %zu test images from %s; writing to %s\n", data.train.size(),
-                data.validation.size(), data.test.size(), dir.c_str(), out.string().c_str());
+    std::printf("data: %zu training, %zu validation, %zu test images from %s; writing to %s\n",
+                data.train.size(), data.validation.size(), data.test.size(), dir.c_str(),
+                out.string().c_str());
 
     std::vector<ModelResult> results;
     for (const std::string& name : o.models) {

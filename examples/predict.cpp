@@ -28,8 +28,11 @@ std::vector<std::uint8_t> load_picture(const std::string& path) {
   unsigned char* pixels = stbi_load(path.c_str(), &width, &height, &channels, 1);  // 1 = grayscale
   if (pixels == nullptr) {  // stb may give no reason: a null char* must not reach the stream
     const char* reason = stbi_failure_reason();
-    throw IoError(detail::concat(path, ": cannot read the image (", reason ? reason : "not a PNG, JPEG, BMP, GIF, "
-                                                                                      "TGA or PNM file stb can decode", ")"));
+    throw IoError(detail::concat(path, ": cannot read the image (",
+                                 reason ? reason
+                                        : "not a PNG, JPEG, BMP, GIF, "
+                                          "TGA or PNM file stb can decode",
+                                 ")"));
   }
   std::vector<double> gray(pixels, pixels + static_cast<std::size_t>(width) * height);
   stbi_image_free(pixels);
@@ -37,7 +40,9 @@ std::vector<std::uint8_t> load_picture(const std::string& path) {
   // Fashion-MNIST shows light objects on black: invert pictures whose border is light.
   double border = 0;
   for (int x = 0; x < width; ++x) border += gray[x] + gray[static_cast<std::size_t>(height - 1) * width + x];
-  for (int y = 0; y < height; ++y) border += gray[static_cast<std::size_t>(y) * width] + gray[static_cast<std::size_t>(y) * width + width - 1];
+  for (int y = 0; y < height; ++y)
+    border +=
+        gray[static_cast<std::size_t>(y) * width] + gray[static_cast<std::size_t>(y) * width + width - 1];
   if (border / (2.0 * (width + height)) > 127)
     for (double& v : gray) v = 255 - v;
 
@@ -50,7 +55,8 @@ std::vector<std::uint8_t> load_picture(const std::string& path) {
       double sum = 0;
       for (int y = y0; y < y1; ++y)
         for (int x = x0; x < x1; ++x) sum += gray[static_cast<std::size_t>(y) * width + x];
-      out[static_cast<std::size_t>(oy) * 28 + ox] = static_cast<std::uint8_t>(sum / ((x1 - x0) * (y1 - y0)) + 0.5);
+      out[static_cast<std::size_t>(oy) * 28 + ox] =
+          static_cast<std::uint8_t>(sum / ((x1 - x0) * (y1 - y0)) + 0.5);
     }
   return out;
 }
@@ -63,7 +69,8 @@ void print_top3(const std::string& what, const float* probabilities, int truth) 
   std::printf("%s:", what.c_str());
   for (int k = 0; k < 3; ++k)
     std::printf("  %s %.1f%%", datasets::fashion_mnist_classes[order[k]], 100.0 * probabilities[order[k]]);
-  if (truth >= 0) std::printf("   (true: %s)", datasets::fashion_mnist_classes[static_cast<std::size_t>(truth)]);
+  if (truth >= 0)
+    std::printf("   (true: %s)", datasets::fashion_mnist_classes[static_cast<std::size_t>(truth)]);
   std::printf("\n");
 }
 
@@ -81,7 +88,8 @@ int main(int argc, char** argv) {
   try {
     Sequential<float> model = load_model<float>(argv[1]);
     check<ConfigError>(model.input_shape() == Shape{1, 28, 28} && model.classes() == 10, argv[1],
-                       ": not a Fashion-MNIST model (input ", model.input_shape(), ", ", model.classes(), " classes)");
+                       ": not a Fashion-MNIST model (input ", model.input_shape(), ", ", model.classes(),
+                       " classes)");
     const bool by_index = std::string(argv[2]) == "--index";
     std::vector<std::string> items(argv + (by_index ? 3 : 2), argv + argc);
     check<ConfigError>(!items.empty(), "nothing to classify");
@@ -93,7 +101,8 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < items.size(); ++i) {
         std::size_t used = 0;
         unsigned long long index = test.size();  // out of range unless it parses
-        const bool digits = !items[i].empty() && items[i].find_first_not_of("0123456789") == std::string::npos;
+        const bool digits =
+            !items[i].empty() && items[i].find_first_not_of("0123456789") == std::string::npos;
         if (digits && items[i].size() <= 18) index = std::stoull(items[i], &used);
         check<ConfigError>(index < test.size(), "--index: '", items[i], "' is not a test image index (0 to ",
                            test.size() - 1, ")");

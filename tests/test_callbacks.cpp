@@ -29,7 +29,9 @@ void mark_weights(Sequential<float>& model, float value) {
   for (const auto& p : model.parameters()) std::fill(p.value.begin(), p.value.end(), value);
 }
 
-float first_weight(Sequential<float>& model) { return model.parameters().front().value[0]; }
+float first_weight(Sequential<float>& model) {
+  return model.parameters().front().value[0];
+}
 
 EpochLogs epoch_with(std::size_t epoch, double val_loss) {
   EpochLogs logs;
@@ -131,7 +133,8 @@ TEST_CASE("ModelCheckpoint keeps only the best weights", "[callbacks][checkpoint
   CHECK(fs::exists(dir / "epoch-2.safetensors"));
 }
 
-TEST_CASE("A save that fails part-way (disk full) leaves the previous checkpoint intact", "[callbacks][checkpoint]") {
+TEST_CASE("A save that fails part-way (disk full) leaves the previous checkpoint intact",
+          "[callbacks][checkpoint]") {
   const fs::path dir = test::temporary_directory("callbacks-failure");
   const std::string path = (dir / "best.safetensors").string();
   auto model = tiny_model();
@@ -176,7 +179,8 @@ TEST_CASE("TerminateOnNaN stops on the first NaN loss with a clear message", "[c
   options.shuffle = false;
   options.verbose = 0;
   const History history = model.fit(poisoned, options, {&nan});
-  CHECK(history.stop_reason == "TerminateOnNaN: loss is nan at epoch 1, batch 2 (learning rate too high, or NaN/inf in the data?)");
+  CHECK(history.stop_reason ==
+        "TerminateOnNaN: loss is nan at epoch 1, batch 2 (learning rate too high, or NaN/inf in the data?)");
   CHECK(history.size() == 1);
 }
 
@@ -230,7 +234,8 @@ TEST_CASE("CSVLogger writes a header and one row per epoch as it goes", "[callba
   CHECK_THAT(first, Contains(",,"));  // no validation: empty val columns
 }
 
-TEST_CASE("ReduceLROnPlateau lowers the learning rate after patience epochs, not below min_lr", "[callbacks][lr]") {
+TEST_CASE("ReduceLROnPlateau lowers the learning rate after patience epochs, not below min_lr",
+          "[callbacks][lr]") {
   auto model = tiny_model();  // SGD 0.1
   ReduceLROnPlateau<float> reduce("val_loss", 0.5, 2, 0.0, 0, 0.03);
   play(reduce, model, {1.0, 1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95});
@@ -246,7 +251,8 @@ TEST_CASE("ReduceLROnPlateau lowers the learning rate after patience epochs, not
 TEST_CASE("ProgressBar draws a bar on a terminal and one line per epoch elsewhere", "[callbacks][progress]") {
   auto model = tiny_model();
   std::ostringstream lines, bar;
-  ProgressBar<float> plain(lines, ProgressBar<float>::Style::lines), drawn(bar, ProgressBar<float>::Style::bar);
+  ProgressBar<float> plain(lines, ProgressBar<float>::Style::lines),
+      drawn(bar, ProgressBar<float>::Style::bar);
   FitOptions options;
   options.epochs = 2;
   options.batch_size = 4;

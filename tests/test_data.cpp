@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// The bytes of an IDX file of unsigned bytes with these dimensions; data = (i * 7) mod 256.
-std::vector<char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes, unsigned char type = 0x08) {
+std::vector<char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes,
+                            unsigned char type = 0x08) {
   std::vector<char> bytes{0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
   for (std::uint32_t d : dims)
     for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((d >> shift) & 0xFF));
@@ -51,9 +52,11 @@ void write_fake_fashion(const fs::path& dir, std::size_t n_train, std::size_t n_
     for (std::size_t i = 0; i < n; ++i) bytes.push_back(static_cast<char>(i % 10));
     return bytes;
   };
-  write(dir / ("train-images-idx3-ubyte" + suffix), idx_bytes({static_cast<std::uint32_t>(n_train), 28, 28}, n_train * 784));
+  write(dir / ("train-images-idx3-ubyte" + suffix),
+        idx_bytes({static_cast<std::uint32_t>(n_train), 28, 28}, n_train * 784));
   write(dir / ("train-labels-idx1-ubyte" + suffix), labels(n_train));
-  write(dir / ("t10k-images-idx3-ubyte" + suffix), idx_bytes({static_cast<std::uint32_t>(n_test), 28, 28}, n_test * 784));
+  write(dir / ("t10k-images-idx3-ubyte" + suffix),
+        idx_bytes({static_cast<std::uint32_t>(n_test), 28, 28}, n_test * 784));
   write(dir / ("t10k-labels-idx1-ubyte" + suffix), labels(n_test));
 }
 
@@ -92,7 +95,8 @@ TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte"
   check_error("magic", bad_magic, 3, "byte 0: not an IDX file");
   check_error("type", idx_bytes({2, 2, 2}, 8, 0x0D), 3, "byte 2: element type 0xd is not unsigned byte");
   check_error("rank", idx_bytes({8}, 8), 3, "byte 3: expected 3 dimensions (idx3), found 1");
-  check_error("truncated", idx_bytes({2, 2, 2}, 5), 3, "byte 21: truncated: the header declares 8 bytes of data, the file has 5");
+  check_error("truncated", idx_bytes({2, 2, 2}, 5), 3,
+              "byte 21: truncated: the header declares 8 bytes of data, the file has 5");
   check_error("header", {0, 0, 8, 3, 0, 0}, 3, "truncated: expected 4 bytes of a dimension size, found 2");
   check_error("trailing", idx_bytes({2, 2, 2}, 9), 3, "byte 24: trailing bytes");
   check_error("huge", idx_bytes({60000, 60000, 28}, 16), 3, "refusing to allocate");
@@ -106,7 +110,8 @@ TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte"
   CHECK_THAT(idx_error(dir / "missing.gz", 3), Contains("missing.gz: cannot open"));
 }
 
-TEST_CASE("fashion_mnist loads the four files, splits deterministically, and checks agreement", "[data][fashion]") {
+TEST_CASE("fashion_mnist loads the four files, splits deterministically, and checks agreement",
+          "[data][fashion]") {
   for (bool gzip : {true, false}) {
     const fs::path dir = test::temporary_directory(gzip ? "data-fashion-gz" : "data-fashion-plain");
     write_fake_fashion(dir, 50, 20, gzip);
@@ -124,10 +129,12 @@ TEST_CASE("fashion_mnist loads the four files, splits deterministically, and che
   write_fake_fashion(bad, 50, 20, true);
   auto labels = idx_bytes({49}, 49);
   write_gzip(bad / "train-labels-idx1-ubyte.gz", labels);
-  CHECK_THROWS_WITH(datasets::fashion_mnist(bad.string()), Contains("has 50 images but") && Contains("has 49 labels"));
+  CHECK_THROWS_WITH(datasets::fashion_mnist(bad.string()),
+                    Contains("has 50 images but") && Contains("has 49 labels"));
   const fs::path empty = test::temporary_directory("data-fashion-empty");
   CHECK_FALSE(datasets::fashion_mnist_available(empty.string()));
-  CHECK_THROWS_WITH(datasets::fashion_mnist(empty.string()), Contains("install Debian's dataset-fashion-mnist package"));
+  CHECK_THROWS_WITH(datasets::fashion_mnist(empty.string()),
+                    Contains("install Debian's dataset-fashion-mnist package"));
   CHECK(datasets::fashion_mnist_classes[9] == std::string("Ankle boot"));
 }
 

@@ -34,18 +34,20 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
   const std::string command = std::string(TINYDL_COMPARE_PROGRAM) + " --quick --out " + out.string() + " > " +
                               (out.string() + ".log") + " 2>&1";
   REQUIRE(std::system(command.c_str()) == 0);
-  for (const char* file : {"summary.json", "summary.md", "report.html", "comparison.png"}) CHECK(fs::exists(out / file));
+  for (const char* file : {"summary.json", "summary.md", "report.html", "comparison.png"})
+    CHECK(fs::exists(out / file));
   for (const char* model : {"mlp", "basic_cnn", "deeper_cnn"})
-    for (const char* file : {"history.csv", "best.safetensors", "confusion.png", "correct.png", "wrong.png", "curves.png"}) {
+    for (const char* file :
+         {"history.csv", "best.safetensors", "confusion.png", "correct.png", "wrong.png", "curves.png"}) {
       INFO(model << "/" << file);
       CHECK(fs::file_size(out / model / file) > 100);
     }
-  const auto summary = nlohmann::json::parse(std::string(io::read_file((out / "summary.json").string()).data(),
-                                                         fs::file_size(out / "summary.json")));
+  const auto summary = nlohmann::json::parse(std::string(
+      io::read_file((out / "summary.json").string()).data(), fs::file_size(out / "summary.json")));
   REQUIRE(summary["models"].size() == 3);
   for (const auto& m : summary["models"]) {
-    for (const char* key : {"name", "params", "epochs_run", "best_epoch", "seconds_per_epoch", "train_seconds",
-                            "test_loss", "test_accuracy", "per_class"})
+    for (const char* key : {"name", "params", "epochs_run", "best_epoch", "seconds_per_epoch",
+                            "train_seconds", "test_loss", "test_accuracy", "per_class"})
       CHECK(m.contains(key));
     CHECK(m["test_accuracy"].get<double>() > 0.7);
   }
@@ -62,9 +64,11 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
   canvas.save_png((out / "first.png").string());
   const std::string model = (out / "basic_cnn" / "best.safetensors").string();
   const std::string by_index = (out / "by_index.txt").string(), by_file = (out / "by_file.txt").string();
-  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 0 > " + by_index).c_str()) == 0);
-  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " " + (out / "first.png").string() + " > " +
-                       by_file).c_str()) == 0);
+  REQUIRE(std::system(
+              (std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 0 > " + by_index).c_str()) == 0);
+  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " " +
+                       (out / "first.png").string() + " > " + by_file)
+                          .c_str()) == 0);
   const auto index_text = io::read_file(by_index), file_text = io::read_file(by_file);
   const std::string a(index_text.begin(), index_text.end()), b(file_text.begin(), file_text.end());
   INFO(a << b);
@@ -74,7 +78,9 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
     return line.substr(start, line.find(' ', start) - start);
   };
   CHECK(top(a) == top(b));
-  CHECK(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 10000 2> /dev/null").c_str()) != 0);
+  CHECK(std::system(
+            (std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 10000 2> /dev/null").c_str()) !=
+        0);
 #endif
 }
 #endif

@@ -88,7 +88,8 @@ TEST_CASE("safetensors reads PyTorch's files: F64, I64, scalars and metadata", "
 TEST_CASE("read_into checks the shape and leaves the target unchanged on mismatch", "[io][safetensors]") {
   const auto dense = test::golden("dense");
   Tensor<double> wrong(Shape{8, 6}, 3.0);
-  CHECK_THROWS_WITH(dense.read_into("weight", wrong.view()), Contains("tensor 'weight' has shape [6, 8], expected (8, 6)"));
+  CHECK_THROWS_WITH(dense.read_into("weight", wrong.view()),
+                    Contains("tensor 'weight' has shape [6, 8], expected (8, 6)"));
   for (double v : wrong) CHECK(v == 3.0);
   CHECK_THROWS_WITH(dense.info("nope"), Contains("no tensor named 'nope'"));
 }
@@ -115,18 +116,21 @@ TEST_CASE("safetensors rejects each kind of malformed file with a clear error", 
              Contains("tensor 'a': unexpected field 'x'"));
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)),
              Contains("shape entries must be non-negative integers"));
-  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{"k":1}})", 0)), Contains("__metadata__ entry 'k' is not a string"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{"k":1}})", 0)),
+             Contains("__metadata__ entry 'k' is not a string"));
   // unknown dtype
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}})", 8)),
              Contains("tensor 'a': unknown dtype \"F128\""));
   // shape / size mismatch
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8)),
              Contains("shape [2] of F64 needs 16 bytes but data_offsets span 8"));
-  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8)),
+  CHECK_THAT(parse_error(make_file(
+                 R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8)),
              Contains("overflows"));
   // offsets overlapping, outside, reversed, with holes, trailing garbage
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
+                                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                                   12)),
              Contains("tensor 'b' bytes [4, 12) overlap tensor 'a'"));
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 8)),
              Contains("lie outside the 8 bytes of data"));
@@ -168,7 +172,8 @@ TEST_CASE("Atomic writes replace the file whole and leave no temporary behind", 
   CHECK(io::read_file(path) == std::vector<char>{'n', 'e', 'w', '!'});
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
   // An unwritable destination is an IoError and the old file stays.
-  CHECK_THROWS_AS(io::write_file_atomically((dir / "no-such-dir" / "x").string(), std::vector<char>{'x'}), IoError);
+  CHECK_THROWS_AS(io::write_file_atomically((dir / "no-such-dir" / "x").string(), std::vector<char>{'x'}),
+                  IoError);
   CHECK(io::read_file(path).size() == 4);
   CHECK_THROWS_WITH(io::read_file(dir.string()), Contains("not a regular file"));
   CHECK_THROWS_WITH(io::read_file(path, 2), Contains("4 bytes is more than the limit of 2 bytes"));
@@ -185,7 +190,7 @@ TEST_CASE("Temporaries of killed writers are removed by the next write; a live w
   waitpid(child, nullptr, 0);
   const std::string dead = path + ".tmp-" + std::to_string(child) + "-0";
   const std::string live = path + ".tmp-" + std::to_string(getpid()) + "-999999";  // not our next name
-  const std::string other = (dir / "other.safetensors.tmp-1-0").string();  // another file's
+  const std::string other = (dir / "other.safetensors.tmp-1-0").string();          // another file's
   for (const auto& f : {dead, live, other}) io::write_file_atomically(f, std::vector<char>{'x'});
   io::write_file_atomically(path, std::vector<char>{'o', 'k'});
   CHECK_FALSE(fs::exists(dead));
@@ -218,7 +223,8 @@ TEST_CASE("A value out of the integer range it is read as is an IoError, the tar
   writer.add_raw("big", io::Dtype::I64, {1}, &big, sizeof(big));
   const auto file = io::SafetensorsFile::parse(writer.serialize(), "ranges.safetensors");
   Tensor<std::uint8_t> bytes(Shape{3}, 7);
-  CHECK_THROWS_WITH(file.read_into("f32", bytes.view()), Contains("tensor 'f32' element 2 (F32) is out of range"));
+  CHECK_THROWS_WITH(file.read_into("f32", bytes.view()),
+                    Contains("tensor 'f32' element 2 (F32) is out of range"));
   for (auto v : bytes) CHECK(v == 7);
   Tensor<std::int32_t> one(Shape{1});
   CHECK_THROWS_AS(file.read_into("nan", one.view()), IoError);

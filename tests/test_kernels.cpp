@@ -45,7 +45,8 @@ void check_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
 
   const std::vector<double> a64(a.begin(), a.end()), b64(b.begin(), b.end());
   std::vector<double> ref, bound;
-  oracle::gemm_reference(ta == Trans::yes, tb == Trans::yes, m, n, k, a64.data(), lda, b64.data(), ldb, ref, bound);
+  oracle::gemm_reference(ta == Trans::yes, tb == Trans::yes, m, n, k, a64.data(), lda, b64.data(), ldb, ref,
+                         bound);
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < n; ++j) {
       ref[i * n + j] *= double(alpha);
@@ -72,8 +73,8 @@ void check_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
     for (std::size_t j = n; j < ldc; ++j)
       if (!(c[i * ldc + j] == c0[i * ldc + j] || (std::isnan(c[i * ldc + j]) && std::isnan(c0[i * ldc + j]))))
         ++pad_changed;
-  INFO("m=" << m << " n=" << n << " k=" << k << " trans_a=" << (ta == Trans::yes) << " trans_b="
-            << (tb == Trans::yes) << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
+  INFO("m=" << m << " n=" << n << " k=" << k << " trans_a=" << (ta == Trans::yes)
+            << " trans_b=" << (tb == Trans::yes) << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
   CHECK(bad == 0);
   CHECK(pad_changed == 0);
 }
@@ -109,29 +110,36 @@ TEMPLATE_TEST_CASE("gemm handles k across cache blocks, alpha/beta and NaN garba
     TestType alpha, beta;
   };
   const Case cases[] = {
-      {5, 9, 1, 1, 0},        {13, 29, kc - 1, 1, 1},    {17, 50, kc, -0.5, 0.25},  {9, 70, kc + 1, 2, -1},
-      {3, 3, 2 * kc + 5, 1, 0}, {20, 33, 2500, 1, 0.5},    {4, 4, 0, 1, 0.5},         {6, 11, 0, 1, 0},
-      {8, 16, 40, 0, 0.75},   {7, 5, 12, 0, 0},
+      {5, 9, 1, 1, 0},          {13, 29, kc - 1, 1, 1}, {17, 50, kc, -0.5, 0.25}, {9, 70, kc + 1, 2, -1},
+      {3, 3, 2 * kc + 5, 1, 0}, {20, 33, 2500, 1, 0.5}, {4, 4, 0, 1, 0.5},        {6, 11, 0, 1, 0},
+      {8, 16, 40, 0, 0.75},     {7, 5, 12, 0, 0},
   };
   for (const Case& c : cases)
     for (Trans ta : {Trans::no, Trans::yes})
-      for (Trans tb : {Trans::no, Trans::yes}) check_gemm<TestType>(ta, tb, c.m, c.n, c.k, c.alpha, c.beta, 3, gen);
+      for (Trans tb : {Trans::no, Trans::yes})
+        check_gemm<TestType>(ta, tb, c.m, c.n, c.k, c.alpha, c.beta, 3, gen);
 }
 
-TEMPLATE_TEST_CASE("gemm is correct on products larger than one MC x NC block", "[kernels][gemm]", float, double) {
+TEMPLATE_TEST_CASE("gemm is correct on products larger than one MC x NC block", "[kernels][gemm]", float,
+                   double) {
   std::mt19937 gen(3);
   using B = GemmBlocking<TestType>;
-  check_gemm<TestType>(Trans::no, Trans::no, B::mc + 9, B::nc + 37, B::kc + 50, TestType(1), TestType(0.5), 1, gen);
-  check_gemm<TestType>(Trans::yes, Trans::yes, B::mc + 3, B::nc + 5, 2 * B::kc + 1, TestType(1), TestType(0), 0, gen);
-  check_gemm<TestType>(Trans::no, Trans::yes, 2 * B::mc + 1, 40, 100, TestType(-1), TestType(0), 2, gen);  // row split
+  check_gemm<TestType>(Trans::no, Trans::no, B::mc + 9, B::nc + 37, B::kc + 50, TestType(1), TestType(0.5), 1,
+                       gen);
+  check_gemm<TestType>(Trans::yes, Trans::yes, B::mc + 3, B::nc + 5, 2 * B::kc + 1, TestType(1), TestType(0),
+                       0, gen);
+  check_gemm<TestType>(Trans::no, Trans::yes, 2 * B::mc + 1, 40, 100, TestType(-1), TestType(0), 2,
+                       gen);  // row split
   // Few rows: B is read in place, with a ragged last panel, across NC and KC blocks.
   static_assert(64 <= gemm_in_place_b_max_rows);
-  check_gemm<TestType>(Trans::no, Trans::no, 64, 2 * B::nc + B::nr / 2 + 1, B::kc + 9, TestType(1), TestType(0), 5, gen);
-  check_gemm<TestType>(Trans::yes, Trans::no, gemm_in_place_b_max_rows, B::nc + 1, 70, TestType(1), TestType(1), 0, gen);
+  check_gemm<TestType>(Trans::no, Trans::no, 64, 2 * B::nc + B::nr / 2 + 1, B::kc + 9, TestType(1),
+                       TestType(0), 5, gen);
+  check_gemm<TestType>(Trans::yes, Trans::no, gemm_in_place_b_max_rows, B::nc + 1, 70, TestType(1),
+                       TestType(1), 0, gen);
 }
 
-TEMPLATE_TEST_CASE("gemm with few columns and a long k (the dot-product path) matches Eigen", "[kernels][gemm]",
-                   float, double) {
+TEMPLATE_TEST_CASE("gemm with few columns and a long k (the dot-product path) matches Eigen",
+                   "[kernels][gemm]", float, double) {
   // A B^T with n < dot_max_columns and k >= dot_min_depth: blocks of 4 x 4 dot products and
   // their edges, k chunks and a ragged last vector, slabs of rows, alpha, beta, NaN garbage.
   std::mt19937 gen(13);
@@ -140,16 +148,18 @@ TEMPLATE_TEST_CASE("gemm with few columns and a long k (the dot-product path) ma
     TestType alpha, beta;
   };
   const std::size_t k0 = dot_min_depth;
-  const Case cases[] = {{1, 1, k0, 1, 0},          {3, 9, k0 + 1, 1, 0},     {4, 4, 1024, 2, 0.5},
-                        {5, 5, 1024 + 17, 1, 1},   {32, 9, 2704, 1, 0},      {37, 15, 3 * 1024 + 5, -1, 0.25},
-                        {8, 2, 5000, 0.5, 0},      {600, 15, 300, 1, 0.5}};
-  for (const Case& c : cases) check_gemm<TestType>(Trans::no, Trans::yes, c.m, c.n, c.k, c.alpha, c.beta, 1, gen);
+  const Case cases[] = {{1, 1, k0, 1, 0},        {3, 9, k0 + 1, 1, 0},  {4, 4, 1024, 2, 0.5},
+                        {5, 5, 1024 + 17, 1, 1}, {32, 9, 2704, 1, 0},   {37, 15, 3 * 1024 + 5, -1, 0.25},
+                        {8, 2, 5000, 0.5, 0},    {600, 15, 300, 1, 0.5}};
+  for (const Case& c : cases)
+    check_gemm<TestType>(Trans::no, Trans::yes, c.m, c.n, c.k, c.alpha, c.beta, 1, gen);
   const auto bias = random_vector<TestType>(9, gen);
   check_gemm<TestType>(Trans::no, Trans::yes, 13, 9, 700, TestType(1), TestType(0), 0, gen,
                        {nullptr, bias.data(), true});
 }
 
-TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[kernels][gemm]", float, double) {
+TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[kernels][gemm]", float,
+                   double) {
   std::mt19937 gen(11);
   for (std::size_t k : {std::size_t{5}, GemmBlocking<TestType>::kc + 7}) {
     const auto row_bias = random_vector<TestType>(45, gen), col_bias = random_vector<TestType>(77, gen);
@@ -162,7 +172,8 @@ TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[k
   }
   // The epilogue also applies when there is no product (k = 0): C = relu(beta*C + bias).
   std::vector<TestType> c = {-1, 2, 3, -4}, bias = {0.5, -3};
-  gemm<TestType>(Trans::no, Trans::no, 2, 2, 0, 1, nullptr, 1, nullptr, 2, 1, c.data(), 2, {nullptr, bias.data(), true});
+  gemm<TestType>(Trans::no, Trans::no, 2, 2, 0, 1, nullptr, 1, nullptr, 2, 1, c.data(), 2,
+                 {nullptr, bias.data(), true});
   CHECK(c == std::vector<TestType>{0, 0, 3.5, 0});
 }
 
@@ -175,10 +186,11 @@ TEST_CASE("gemm gives bit-identical results with 1, 2 and 3 threads", "[kernels]
     std::size_t m, n, k;
     float beta;
   };
-  const Case cases[] = {{Trans::no, Trans::yes, 64, 7744, 288, 0.0f}, {Trans::no, Trans::yes, 300, 97, 700, 0.0f},
-                        {Trans::no, Trans::yes, 33, 1000, 50, 0.5f}, {Trans::no, Trans::yes, 64, 128, 1600, 0.0f},
-                        {Trans::yes, Trans::no, 9, 1000, 32, 1.0f},  {Trans::yes, Trans::no, 250, 784, 64, 0.5f},
-                        {Trans::no, Trans::no, 61, 200, 90, -1.0f},  {Trans::no, Trans::yes, 37, 9, 3000, 0.5f}};
+  const Case cases[] = {
+      {Trans::no, Trans::yes, 64, 7744, 288, 0.0f}, {Trans::no, Trans::yes, 300, 97, 700, 0.0f},
+      {Trans::no, Trans::yes, 33, 1000, 50, 0.5f},  {Trans::no, Trans::yes, 64, 128, 1600, 0.0f},
+      {Trans::yes, Trans::no, 9, 1000, 32, 1.0f},   {Trans::yes, Trans::no, 250, 784, 64, 0.5f},
+      {Trans::no, Trans::no, 61, 200, 90, -1.0f},   {Trans::no, Trans::yes, 37, 9, 3000, 0.5f}};
   for (const Case& s : cases) {
     const auto a = random_vector<float>(s.m * s.k, gen), b = random_vector<float>(s.k * s.n, gen);
     const auto c0 = random_vector<float>(s.m * s.n, gen), bias = random_vector<float>(s.n, gen);
@@ -216,7 +228,8 @@ namespace {
 // The defining formula of im2col, one element at a time.
 template <typename T>
 T naive_col(const Window2d& g, const std::vector<T>& x, std::size_t row, std::size_t column) {
-  const std::size_t c = row / (g.kernel_h * g.kernel_w), i = row / g.kernel_w % g.kernel_h, j = row % g.kernel_w;
+  const std::size_t c = row / (g.kernel_h * g.kernel_w), i = row / g.kernel_w % g.kernel_h,
+                    j = row % g.kernel_w;
   const std::size_t oh = column / g.out_w(), ow = column % g.out_w();
   const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
   if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) return T(0);
@@ -226,9 +239,9 @@ T naive_col(const Window2d& g, const std::vector<T>& x, std::size_t row, std::si
 std::vector<Window2d> conv_geometries() {
   //            C  H   W  kh kw sh sw ph pw
   return {Window2d{1, 28, 28, 3, 3, 1, 1, 0, 0}, Window2d{3, 7, 5, 3, 3, 1, 1, 1, 1},
-          Window2d{2, 9, 11, 5, 5, 2, 2, 2, 2}, Window2d{4, 6, 6, 1, 1, 1, 1, 0, 0},
-          Window2d{2, 8, 7, 3, 2, 2, 1, 1, 0},  Window2d{1, 5, 9, 5, 3, 3, 2, 2, 1},
-          Window2d{3, 4, 4, 4, 4, 1, 1, 0, 0},  Window2d{2, 1, 6, 1, 3, 1, 2, 0, 1},
+          Window2d{2, 9, 11, 5, 5, 2, 2, 2, 2},  Window2d{4, 6, 6, 1, 1, 1, 1, 0, 0},
+          Window2d{2, 8, 7, 3, 2, 2, 1, 1, 0},   Window2d{1, 5, 9, 5, 3, 3, 2, 2, 1},
+          Window2d{3, 4, 4, 4, 4, 1, 1, 0, 0},   Window2d{2, 1, 6, 1, 3, 1, 2, 0, 1},
           Window2d{1, 20, 3, 17, 1, 1, 1, 1, 0},  // a kernel taller than for_each_patch_row caches
           Window2d{1, 2, 3, 5, 5, 1, 1, 2, 2},    // window rows and columns that see only padding
           Window2d{2, 5, 40, 3, 3, 1, 1, 1, 1}};  // rows of 40: whole vectors and a masked tail
@@ -251,8 +264,9 @@ TEMPLATE_TEST_CASE("im2col matches the defining formula for strides, paddings an
       for (std::size_t p = 0; p < cols; ++p) bad += col[r * ld + p] != naive_col(g, x, r, p);
       for (std::size_t p = cols; p < ld; ++p) pad_touched += col[r * ld + p] != T(-99);
     }
-    INFO("geometry C=" << g.channels << " " << g.in_h << "x" << g.in_w << " k=" << g.kernel_h << "x" << g.kernel_w
-                       << " s=" << g.stride_h << "x" << g.stride_w << " p=" << g.pad_h << "x" << g.pad_w);
+    INFO("geometry C=" << g.channels << " " << g.in_h << "x" << g.in_w << " k=" << g.kernel_h << "x"
+                       << g.kernel_w << " s=" << g.stride_h << "x" << g.stride_w << " p=" << g.pad_h << "x"
+                       << g.pad_w);
     CHECK(bad == 0);
     CHECK(pad_touched == 0);
   }
@@ -270,7 +284,8 @@ TEMPLATE_TEST_CASE("col2im is the adjoint of im2col and accumulates", "[kernels]
     std::vector<double> expected(start.begin(), start.end());
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t p = 0; p < cols; ++p) {
-        const std::size_t c = r / (g.kernel_h * g.kernel_w), i = r / g.kernel_w % g.kernel_h, j = r % g.kernel_w;
+        const std::size_t c = r / (g.kernel_h * g.kernel_w), i = r / g.kernel_w % g.kernel_h,
+                          j = r % g.kernel_w;
         const long h = long(p / g.out_w() * g.stride_h + i) - long(g.pad_h);
         const long w = long(p % g.out_w() * g.stride_w + j) - long(g.pad_w);
         if (h >= 0 && w >= 0 && h < long(g.in_h) && w < long(g.in_w))
@@ -301,14 +316,16 @@ TEST_CASE("conv2d_forward and conv2d_backward are a direct convolution and its g
   // four (20, strided), and the pointwise 1x1 kernel that skips im2col.
   //                        C   H   W  kh kw sh sw ph pw
   for (const Window2d& g : {Window2d{3, 24, 24, 3, 3, 1, 1, 1, 1}, Window2d{2, 16, 16, 3, 3, 1, 1, 1, 1},
-                           Window2d{3, 9, 8, 3, 3, 2, 1, 1, 1}, Window2d{5, 6, 7, 1, 1, 1, 1, 0, 0}}) {
+                            Window2d{3, 9, 8, 3, 3, 2, 1, 1, 1}, Window2d{5, 6, 7, 1, 1, 1, 1, 0, 0}}) {
     const std::size_t n = 7, filters = 6, pixels = g.out_pixels(), patch = g.patch_size();
     const std::size_t image = g.channels * g.in_h * g.in_w;
     const Conv2dGeometry c{g, filters};
     INFO("window " << g.channels << "x" << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << " stride "
                    << g.stride_h << ": " << c.images_per_gemm() << " image(s) per GEMM");
-    const auto x = random_vector<double>(n * image, gen), weight = random_vector<double>(filters * patch, gen);
-    const auto bias = random_vector<double>(filters, gen), dy = random_vector<double>(n * filters * pixels, gen);
+    const auto x = random_vector<double>(n * image, gen),
+               weight = random_vector<double>(filters * patch, gen);
+    const auto bias = random_vector<double>(filters, gen),
+               dy = random_vector<double>(n * filters * pixels, gen);
     // The input pixel under output (oh, ow) and kernel tap (i, j), or -1 in the padding.
     const auto source = [&](std::size_t oh, std::size_t ow, std::size_t i, std::size_t j) -> long {
       const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
@@ -374,9 +391,9 @@ TEST_CASE("Window2d validation names the problem", "[kernels][im2col]") {
 TEST_CASE("maxpool forward and backward match naive loops", "[kernels][pooling]") {
   std::mt19937 gen(9);
   //                          planes H  W  k  k  s  s  p  p
-  const Window2d geometries[] = {{6, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 13, 13, 3, 3, 2, 2, 0, 0}, {2, 13, 13, 2, 2, 2, 2, 0, 0},
-                                 {2, 7, 9, 3, 3, 2, 2, 1, 1},   {4, 5, 8, 2, 3, 1, 2, 0, 1},
-                                 {1, 11, 11, 2, 2, 2, 2, 0, 0}};
+  const Window2d geometries[] = {{6, 28, 28, 2, 2, 2, 2, 0, 0}, {3, 13, 13, 3, 3, 2, 2, 0, 0},
+                                 {2, 13, 13, 2, 2, 2, 2, 0, 0}, {2, 7, 9, 3, 3, 2, 2, 1, 1},
+                                 {4, 5, 8, 2, 3, 1, 2, 0, 1},   {1, 11, 11, 2, 2, 2, 2, 0, 0}};
   for (const Window2d& g : geometries) {
     const std::size_t planes = g.channels, in = g.in_h * g.in_w, out = g.out_pixels();
     const auto x = random_vector<float>(planes * in, gen), dy = random_vector<float>(planes * out, gen);
@@ -391,7 +408,8 @@ TEST_CASE("maxpool forward and backward match naive loops", "[kernels][pooling]"
           std::size_t best_index = 0;
           for (std::size_t i = 0; i < g.kernel_h; ++i)
             for (std::size_t j = 0; j < g.kernel_w; ++j) {
-              const long h = long(oh * g.stride_h + i) - long(g.pad_h), w = long(ow * g.stride_w + j) - long(g.pad_w);
+              const long h = long(oh * g.stride_h + i) - long(g.pad_h),
+                         w = long(ow * g.stride_w + j) - long(g.pad_w);
               if (h < 0 || w < 0 || h >= long(g.in_h) || w >= long(g.in_w)) continue;
               const std::size_t index = std::size_t(h) * g.in_w + std::size_t(w);
               if (x[p * in + index] > best) best = x[p * in + index], best_index = index;
@@ -462,5 +480,6 @@ TEST_CASE("kernels report the instruction set they were compiled for", "[kernels
 #else
   CHECK(isa == "generic");
 #endif
-  WARN("kernels compiled for " << isa << ", micro-tile " << MicroTile<float>::mr << "x" << MicroTile<float>::nr);
+  WARN("kernels compiled for " << isa << ", micro-tile " << MicroTile<float>::mr << "x"
+                               << MicroTile<float>::nr);
 }

@@ -82,15 +82,15 @@ TEST_CASE("Conv2D backward matches finite differences for strides, paddings and 
     bool bias;
   };
   const Case cases[] = {
-      {Shape{2, 3, 7, 6}, 4, 3, 1, Padding::valid(), true},      // valid 3x3
-      {Shape{2, 2, 6, 6}, 3, 3, 1, Padding::same(), true},       // same
-      {Shape{1, 2, 9, 8}, 2, 5, 2, Padding(2), true},            // stride 2, pad 2, 5x5
-      {Shape{3, 4, 5, 5}, 3, 1, 1, Padding::valid(), true},      // 1x1 (no im2col)
+      {Shape{2, 3, 7, 6}, 4, 3, 1, Padding::valid(), true},                      // valid 3x3
+      {Shape{2, 2, 6, 6}, 3, 3, 1, Padding::same(), true},                       // same
+      {Shape{1, 2, 9, 8}, 2, 5, 2, Padding(2), true},                            // stride 2, pad 2, 5x5
+      {Shape{3, 4, 5, 5}, 3, 1, 1, Padding::valid(), true},                      // 1x1 (no im2col)
       {Shape{2, 1, 7, 9}, 2, Size2d(3, 2), Size2d(2, 1), Padding(1, 0), false},  // non-square, no bias
-      {Shape{5, 2, 5, 5}, 2, 3, 1, Padding(1), true},            // more images than a gradient group
-      {Shape{2, 1, 12, 12}, 3, 3, 1, Padding::same(), true},     // first layer: 9-wide patch, dot products
-      {Shape{3, 2, 18, 18}, 2, 3, 1, Padding::valid(), true},    // 256 pixels: images in GEMMs of 2
-      {Shape{2, 1, 24, 24}, 2, 3, 1, Padding::same(), true},     // 576 pixels: one image per GEMM
+      {Shape{5, 2, 5, 5}, 2, 3, 1, Padding(1), true},          // more images than a gradient group
+      {Shape{2, 1, 12, 12}, 3, 3, 1, Padding::same(), true},   // first layer: 9-wide patch, dot products
+      {Shape{3, 2, 18, 18}, 2, 3, 1, Padding::valid(), true},  // 256 pixels: images in GEMMs of 2
+      {Shape{2, 1, 24, 24}, 2, 3, 1, Padding::same(), true},   // 576 pixels: one image per GEMM
   };
   for (const Case& c : cases) {
     INFO("input " << c.input << ", kernel " << c.kernel.h << "x" << c.kernel.w << ", stride " << c.stride.h);
@@ -109,7 +109,8 @@ TEST_CASE("MaxPool2D backward matches finite differences", "[layers][maxpool][gr
   test::check_gradients(pool3, test::random_tensor<double>(Shape{1, 2, 8, 7}, 4), Mode::train);
 }
 
-TEST_CASE("BatchNorm backward matches finite differences in train and eval mode", "[layers][batchnorm][gradcheck]") {
+TEST_CASE("BatchNorm backward matches finite differences in train and eval mode",
+          "[layers][batchnorm][gradcheck]") {
   for (const Shape& input : {Shape{6, 4}, Shape{3, 2, 4, 5}}) {
     for (Mode mode : {Mode::train, Mode::eval}) {
       INFO("input " << input << (mode == Mode::train ? " train" : " eval"));
@@ -202,9 +203,11 @@ TEMPLATE_TEST_CASE("BatchNorm matches PyTorch's BatchNorm1d/2d: train step, runn
     check_against_golden(bn, file, Mode::train, "y_train");
     const double tolerance = test::parity_tolerance<TestType>();
     Tensor<TestType> mean(test::param(bn, "running_mean").value.shape());
-    std::copy(test::param(bn, "running_mean").value.begin(), test::param(bn, "running_mean").value.end(), mean.begin());
+    std::copy(test::param(bn, "running_mean").value.begin(), test::param(bn, "running_mean").value.end(),
+              mean.begin());
     Tensor<TestType> var(mean.shape());
-    std::copy(test::param(bn, "running_var").value.begin(), test::param(bn, "running_var").value.end(), var.begin());
+    std::copy(test::param(bn, "running_var").value.begin(), test::param(bn, "running_var").value.end(),
+              var.begin());
     CHECK(test::relative_error(mean, file.read_as<double>("running_mean_after")) <= tolerance);
     CHECK(test::relative_error(var, file.read_as<double>("running_var_after")) <= tolerance);
     CHECK(test::param(bn, "num_batches_tracked").value[0] == TestType(1));
@@ -218,7 +221,8 @@ TEMPLATE_TEST_CASE("BatchNorm matches PyTorch's BatchNorm1d/2d: train step, runn
 
 // ---- BatchNorm and Dropout behaviour -------------------------------------------------------------
 
-TEST_CASE("BatchNorm normalises each channel to zero mean and unit variance in training", "[layers][batchnorm]") {
+TEST_CASE("BatchNorm normalises each channel to zero mean and unit variance in training",
+          "[layers][batchnorm]") {
   BatchNorm<double> bn;
   const Shape shape{4, 3, 5, 2};
   build(bn, shape);
@@ -238,11 +242,13 @@ TEST_CASE("BatchNorm normalises each channel to zero mean and unit variance in t
   BatchNorm<double> single;
   build(single, Shape{1, 3});
   Tensor<double> one(Shape{1, 3}), out(Shape{1, 3});
-  CHECK_THROWS_WITH(single.forward(one.view(), out.view(), Mode::train), Contains("more than one value per channel"));
+  CHECK_THROWS_WITH(single.forward(one.view(), out.view(), Mode::train),
+                    Contains("more than one value per channel"));
   CHECK_NOTHROW(single.forward(one.view(), out.view(), Mode::eval));
 }
 
-TEST_CASE("Dropout keeps the expected fraction, scales by 1/(1-rate), and is off in eval", "[layers][dropout]") {
+TEST_CASE("Dropout keeps the expected fraction, scales by 1/(1-rate), and is off in eval",
+          "[layers][dropout]") {
   const Shape shape{50, 2000};
   const Tensor<float> x = test::random_tensor<float>(shape, 12, 1, 2);  // never zero
   Tensor<float> y(shape);
@@ -254,7 +260,8 @@ TEST_CASE("Dropout keeps the expected fraction, scales by 1/(1-rate), and is off
     for (std::size_t i = 0; i < x.size(); ++i) {
       if (y[i] == 0.0f) continue;
       ++kept;
-      if (std::abs(y[i] - x[i] / static_cast<float>(1 - rate)) > 1e-5f * std::abs(y[i])) FAIL("element not scaled");
+      if (std::abs(y[i] - x[i] / static_cast<float>(1 - rate)) > 1e-5f * std::abs(y[i]))
+        FAIL("element not scaled");
     }
     const double n = static_cast<double>(x.size()), p = 1 - rate;
     CHECK(std::abs(kept - n * p) < 5 * std::sqrt(n * p * (1 - p)));  // within 5 sigma
@@ -347,7 +354,8 @@ TEST_CASE("Layers report shape errors naming the layer and both shapes", "[layer
                     Contains("a 5x5 kernel does not fit input (1, 1, 3, 3)"));
   CHECK_THROWS_WITH(Conv2D<float>(8, 4, 1, Padding::same()), Contains("odd kernel"));
   CHECK_THROWS_WITH(Conv2D<float>(8, 3, 2, Padding::same()), Contains("stride 1"));
-  CHECK_THROWS_WITH(MaxPool2D<float>(2).output_shape(Shape{2, 8}), "MaxPool2D: expected input (N, C, H, W), got (2, 8)");
+  CHECK_THROWS_WITH(MaxPool2D<float>(2).output_shape(Shape{2, 8}),
+                    "MaxPool2D: expected input (N, C, H, W), got (2, 8)");
   CHECK_THROWS_WITH(BatchNorm<float>().output_shape(Shape{2, 3, 4}), Contains("got (2, 3, 4)"));
 
   Tensor<float> dy(Shape{4, 9}), dx(Shape{4, 784});
@@ -369,7 +377,8 @@ TEST_CASE("Layers have PyTorch's parameter names and layouts", "[layers]") {
   build(bn, Shape{2, 64, 7, 7});
   std::vector<std::string> names;
   for (auto& p : bn.params()) names.push_back(p.name);
-  CHECK(names == std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(names ==
+        std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
   CHECK(test::param(bn, "weight").value[0] == 1.0f);
   CHECK(test::param(bn, "running_var").value[0] == 1.0f);
   CHECK_FALSE(test::param(bn, "running_mean").trainable());
@@ -447,15 +456,18 @@ TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][
   }
   CHECK_THROWS_WITH(make_layer<float>("Dense2", {}), Contains("unknown layer type 'Dense2'"));
   CHECK_THROWS_WITH(make_layer<float>("Dense", {{"unit", 3}}), "Dense: unknown config key 'unit'");
-  CHECK_THROWS_WITH(make_layer<float>("Dense", nlohmann::json::object()), "Dense: config key 'units' is missing");
+  CHECK_THROWS_WITH(make_layer<float>("Dense", nlohmann::json::object()),
+                    "Dense: config key 'units' is missing");
   CHECK_THROWS_WITH(make_layer<float>("Conv2D", {{"filters", 3}, {"kernel_size", "big"}}),
                     Contains("kernel_size: expected a non-negative integer"));
   CHECK_THROWS_WITH(make_layer<float>("Conv2D", {{"filters", 3}, {"kernel_size", 3}, {"padding", "full"}}),
                     Contains("padding: expected \"valid\", \"same\""));
-  CHECK_THROWS_WITH(make_layer<float>("Dense", {{"units", 3}, {"init", "ones"}}), Contains("unknown initializer 'ones'"));
+  CHECK_THROWS_WITH(make_layer<float>("Dense", {{"units", 3}, {"init", "ones"}}),
+                    Contains("unknown initializer 'ones'"));
 }
 
-TEST_CASE("backward must pair with the last forward pass: another tensor or no pass is an Error", "[layers]") {
+TEST_CASE("backward must pair with the last forward pass: another tensor or no pass is an Error",
+          "[layers]") {
   const Shape in{2, 3, 6, 6};
   const Tensor<double> a = test::random_tensor<double>(in, 1), b = test::random_tensor<double>(in, 2);
   MaxPool2D<double> pool(2);

@@ -5,8 +5,8 @@
 using namespace tinydl;
 using Catch::Matchers::Contains;
 
-TEMPLATE_TEST_CASE("SoftmaxCrossEntropy matches PyTorch for integer labels and soft targets", "[losses][golden]",
-                   float, double) {
+TEMPLATE_TEST_CASE("SoftmaxCrossEntropy matches PyTorch for integer labels and soft targets",
+                   "[losses][golden]", float, double) {
   const auto file = test::golden("cross_entropy");
   const Tensor<TestType> logits = file.read_as<TestType>("logits");
   const Tensor<std::int64_t> labels = file.read_as<std::int64_t>("labels");
@@ -16,7 +16,8 @@ TEMPLATE_TEST_CASE("SoftmaxCrossEntropy matches PyTorch for integer labels and s
 
   Tensor<TestType> dlogits(logits.shape());
   const TestType value = loss(logits.view(), labels.view(), dlogits.view());
-  CHECK(std::abs(value - file.read_as<double>("loss")[0]) <= tolerance * std::abs(file.read_as<double>("loss")[0]));
+  CHECK(std::abs(value - file.read_as<double>("loss")[0]) <=
+        tolerance * std::abs(file.read_as<double>("loss")[0]));
   CHECK(test::relative_error(dlogits, file.read_as<double>("dlogits")) <= tolerance);
 
   const TestType soft_value = loss(logits.view(), soft.view(), dlogits.view());
@@ -42,7 +43,8 @@ TEST_CASE("SoftmaxCrossEntropy gradient matches finite differences", "[losses][g
     logits[i] = saved + h;
     const double hard_plus = loss(logits.view(), labels.view()), soft_plus = loss(logits.view(), soft.view());
     logits[i] = saved - h;
-    const double hard_minus = loss(logits.view(), labels.view()), soft_minus = loss(logits.view(), soft.view());
+    const double hard_minus = loss(logits.view(), labels.view()),
+                 soft_minus = loss(logits.view(), soft.view());
     logits[i] = saved;
     CHECK(hard_grad[i] == Approx((hard_plus - hard_minus) / (2 * h)).margin(1e-8));
     CHECK(soft_grad[i] == Approx((soft_plus - soft_minus) / (2 * h)).margin(1e-8));
@@ -58,9 +60,9 @@ TEST_CASE("SoftmaxCrossEntropy is exact and finite for logits of +-1e4", "[losse
   CHECK(std::isfinite(value));
   CHECK(value == Approx((0.0 + (2e4 + std::log(2.0))) / 2).epsilon(1e-6));
   for (float g : grad) CHECK(std::isfinite(g));
-  CHECK(grad[0] == Approx(0.0).margin(1e-7));             // p = 1 for the right class
-  CHECK(grad[4] == Approx(-0.5).epsilon(1e-6));           // (0 - 1) / N
-  CHECK(grad[3] == Approx(0.25).epsilon(1e-6));           // (1/2) / N
+  CHECK(grad[0] == Approx(0.0).margin(1e-7));    // p = 1 for the right class
+  CHECK(grad[4] == Approx(-0.5).epsilon(1e-6));  // (0 - 1) / N
+  CHECK(grad[3] == Approx(0.25).epsilon(1e-6));  // (1/2) / N
 }
 
 TEST_CASE("SoftmaxCrossEntropy rejects bad labels and shapes clearly", "[losses][errors]") {
@@ -68,9 +70,11 @@ TEST_CASE("SoftmaxCrossEntropy rejects bad labels and shapes clearly", "[losses]
   const SoftmaxCrossEntropy<float> loss;
   CHECK_THROWS_WITH(loss(logits.view(), Tensor<std::int64_t>(Shape{2}, {0, 3}).view()),
                     "SoftmaxCrossEntropy: label 3 of item 1 is outside [0, 3)");
-  CHECK_THROWS_WITH(loss(logits.view(), Tensor<std::int64_t>(Shape{2}, {-1, 0}).view()), Contains("label -1"));
+  CHECK_THROWS_WITH(loss(logits.view(), Tensor<std::int64_t>(Shape{2}, {-1, 0}).view()),
+                    Contains("label -1"));
   CHECK_THROWS_WITH(loss(logits.view(), Tensor<std::int64_t>(Shape{3}).view()),
                     "SoftmaxCrossEntropy: expected labels (2) for logits (2, 3), got (3)");
-  CHECK_THROWS_WITH(loss(logits.view(), Tensor<float>(Shape{2, 4}).view()), Contains("expected targets (2, 3)"));
+  CHECK_THROWS_WITH(loss(logits.view(), Tensor<float>(Shape{2, 4}).view()),
+                    Contains("expected targets (2, 3)"));
   CHECK_THROWS_AS(loss(Tensor<float>(Shape{6}).view(), Tensor<std::int64_t>(Shape{6}).view()), ShapeError);
 }

@@ -48,18 +48,42 @@ void* counted_allocation(std::size_t size, std::size_t alignment) {
 }  // namespace
 
 #if TINYDL_COUNT_ALLOCATIONS
-void* operator new(std::size_t size) { return counted_allocation(size, alignof(std::max_align_t)); }
-void* operator new[](std::size_t size) { return counted_allocation(size, alignof(std::max_align_t)); }
-void* operator new(std::size_t size, std::align_val_t a) { return counted_allocation(size, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t size, std::align_val_t a) { return counted_allocation(size, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new(std::size_t size) {
+  return counted_allocation(size, alignof(std::max_align_t));
+}
+void* operator new[](std::size_t size) {
+  return counted_allocation(size, alignof(std::max_align_t));
+}
+void* operator new(std::size_t size, std::align_val_t a) {
+  return counted_allocation(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return counted_allocation(size, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 #endif
 
 namespace {
@@ -73,7 +97,8 @@ Dataset<std::uint8_t> squares(std::size_t n, std::uint64_t seed) {
   for (std::size_t i = 0; i < n; ++i) {
     const auto label = static_cast<std::int32_t>(rng.below(4, 1, i));
     labels[i] = label;
-    for (std::size_t p = 0; p < 144; ++p) images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
+    for (std::size_t p = 0; p < 144; ++p)
+      images[i * 144 + p] = static_cast<std::uint8_t>(rng.below(60, 2, i * 144 + p));
     const std::size_t top = label < 2 ? 1 : 7, left = label % 2 ? 7 : 1;
     for (std::size_t r = top; r < top + 4; ++r)
       for (std::size_t c = left; c < left + 4; ++c) images[i * 144 + r * 12 + c] = 250;
@@ -125,7 +150,8 @@ FitOptions quiet(std::size_t epochs, std::size_t batch_size, std::uint64_t seed 
 
 // ---- building ---------------------------------------------------------------------------------------
 
-TEST_CASE("The study's models have DESIGN.md's parameter counts and a Keras-like summary", "[model][summary]") {
+TEST_CASE("The study's models have DESIGN.md's parameter counts and a Keras-like summary",
+          "[model][summary]") {
   auto mlp = zoo::mlp<float>();
   mlp.build(Shape{1, 28, 28});
   CHECK(mlp.parameter_count(true) == 235146);
@@ -163,11 +189,13 @@ TEST_CASE("build names the first layer that does not fit, with both shapes", "[m
 
 // ---- PyTorch parity ------------------------------------------------------------------------------------
 
-TEST_CASE("Whole models match PyTorch: eval logits, train logits, loss and every gradient", "[model][golden]") {
+TEST_CASE("Whole models match PyTorch: eval logits, train logits, loss and every gradient",
+          "[model][golden]") {
   for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
     INFO(name);
     const auto file = test::golden(std::string("model_") + name);
-    auto model = std::string(name) == "deeper_cnn" ? zoo::deeper_cnn<float>(Initializer::he_normal, 0.0) : zoo::by_name<float>(name);
+    auto model = std::string(name) == "deeper_cnn" ? zoo::deeper_cnn<float>(Initializer::he_normal, 0.0)
+                                                   : zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28});
     model.load_weights(file, "param.");
     const Tensor<float> x = file.read_as<float>("x");
@@ -237,8 +265,8 @@ TEST_CASE("fit learns a small image task and reports history, evaluate and predi
     float sum = 0;
     for (std::size_t j = 0; j < 4; ++j) sum += p[i * 4 + j];
     CHECK(sum == Approx(1.0f).epsilon(1e-5));
-    correct += static_cast<std::int32_t>(std::max_element(p.data() + i * 4, p.data() + i * 4 + 4) - (p.data() + i * 4)) ==
-               test_set.labels()[i];
+    correct += static_cast<std::int32_t>(std::max_element(p.data() + i * 4, p.data() + i * 4 + 4) -
+                                         (p.data() + i * 4)) == test_set.labels()[i];
   }
   CHECK(static_cast<double>(correct) / 64 == Approx(e.accuracy));
   CHECK_THAT(history.to_csv(), Contains("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds"));
@@ -344,7 +372,11 @@ TEST_CASE("An observer hears each part and layer call of a training step, in ord
 
 TEST_CASE("Layer counters (Dropout's step) are the model's generic training state", "[model][io]") {
   Sequential<float> model;
-  model.add(Flatten<float>()).add(Dropout<float>(0.5)).add(Dense<float>(3)).add(Dropout<float>(0.25)).add(Dense<float>(2));
+  model.add(Flatten<float>())
+      .add(Dropout<float>(0.5))
+      .add(Dense<float>(3))
+      .add(Dropout<float>(0.25))
+      .add(Dense<float>(2));
   model.build(Shape{4});
   CHECK(model.counters() == std::vector<std::uint64_t>{0, 0});
   model.set_counters({5, 9});
@@ -432,7 +464,7 @@ TEST_CASE("A training state saved before the first step loads back", "[model][io
   const fs::path path = test::temporary_directory("model-state-fresh") / "state.safetensors";
   auto fresh = small_cnn();
   fresh.save_training_state(path.string());  // compiled, no step yet: no optimizer tensors
-  auto loaded = small_cnn();  // same seed: Dropout's masks come from it, not from the file
+  auto loaded = small_cnn();                 // same seed: Dropout's masks come from it, not from the file
   for (const auto& p : loaded.parameters()) std::fill(p.value.begin(), p.value.end(), 0.25f);
   REQUIRE_NOTHROW(loaded.load_training_state(path.string()));
   CHECK(flat_weights(loaded) == flat_weights(fresh));
@@ -472,7 +504,8 @@ TEST_CASE("A training state with a bad optimizer tensor changes nothing", "[mode
   CHECK(model.epochs_completed() == 0);
 }
 
-TEST_CASE("Resuming from a saved training state gives the weights of uninterrupted training", "[model][io][resume]") {
+TEST_CASE("Resuming from a saved training state gives the weights of uninterrupted training",
+          "[model][io][resume]") {
   const auto data = squares(96, 8);
   auto straight = small_cnn();
   straight.fit(data, quiet(3, 32, 9));
@@ -512,13 +545,22 @@ TEST_CASE("Bad weight files give clear errors and leave the model unchanged", "[
 
   // Same keys, one shape different: a model with 9 filters in its first layer.
   Sequential<float> wider;
-  wider.add(Conv2D<float>(9, 3, 1, Padding::same())).add(BatchNorm<float>()).add(ReLU<float>())
-      .add(MaxPool2D<float>(2)).add(Dropout<float>(0.25)).add(Flatten<float>()).add(Dense<float>(16))
-      .add(BatchNorm<float>()).add(ReLU<float>()).add(Dropout<float>(0.5)).add(Dense<float>(4));
+  wider.add(Conv2D<float>(9, 3, 1, Padding::same()))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(MaxPool2D<float>(2))
+      .add(Dropout<float>(0.25))
+      .add(Flatten<float>())
+      .add(Dense<float>(16))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(Dropout<float>(0.5))
+      .add(Dense<float>(4));
   wider.build(Shape{1, 12, 12});
   wider.save((dir / "wider.safetensors").string());
-  CHECK_THROWS_WITH(model.load_weights((dir / "wider.safetensors").string()),
-                    Contains("tensor '0.weight' has shape [9, 1, 3, 3], the model's parameter is (8, 1, 3, 3)"));
+  CHECK_THROWS_WITH(
+      model.load_weights((dir / "wider.safetensors").string()),
+      Contains("tensor '0.weight' has shape [9, 1, 3, 3], the model's parameter is (8, 1, 3, 3)"));
 
   // A weight stored as integers.
   io::SafetensorsWriter writer;
@@ -565,9 +607,11 @@ TEST_CASE("fit rejects bad data and options with clear errors", "[model][errors]
                     "fit: example 5 has label 7 but the model has 4 outputs (labels 0 to 3)");
   CHECK_THROWS_WITH(Dataset<std::uint8_t>(data.features(), Tensor<std::int32_t>(Shape{15})),
                     "Dataset: 16 examples (16, 1, 12, 12) but labels (15)");
-  const Dataset<std::uint8_t> empty(Tensor<std::uint8_t>(Shape{0, 1, 12, 12}), Tensor<std::int32_t>(Shape{0}));
+  const Dataset<std::uint8_t> empty(Tensor<std::uint8_t>(Shape{0, 1, 12, 12}),
+                                    Tensor<std::int32_t>(Shape{0}));
   CHECK_THROWS_WITH(model.fit(empty, quiet(1, 8)), Contains("the training dataset is empty"));
-  const Dataset<std::uint8_t> wrong_images(Tensor<std::uint8_t>(Shape{4, 1, 10, 10}), Tensor<std::int32_t>(Shape{4}));
+  const Dataset<std::uint8_t> wrong_images(Tensor<std::uint8_t>(Shape{4, 1, 10, 10}),
+                                           Tensor<std::int32_t>(Shape{4}));
   CHECK_THROWS_WITH(model.fit(wrong_images, quiet(1, 8)),
                     "fit: the model takes examples of shape (1, 12, 12), got (1, 10, 10)");
   FitOptions split = quiet(1, 8);
@@ -576,7 +620,8 @@ TEST_CASE("fit rejects bad data and options with clear errors", "[model][errors]
   Sequential<float> uncompiled;
   uncompiled.add(Flatten<float>()).add(Dense<float>(4));
   uncompiled.build(Shape{1, 12, 12});
-  CHECK_THROWS_WITH(uncompiled.fit(data, quiet(1, 8)), Contains("compile() the model with an optimizer first"));
+  CHECK_THROWS_WITH(uncompiled.fit(data, quiet(1, 8)),
+                    Contains("compile() the model with an optimizer first"));
   Tensor<float> x(Shape{2, 1, 12, 12});
   CHECK_THROWS_WITH(model.train_on_batch(x.view(), Tensor<std::int32_t>(Shape{3}).view()),
                     Contains("expected labels (2)"));
@@ -616,7 +661,8 @@ TEST_CASE("A model ending in Softmax is refused at compile, naming the fix", "[m
   CHECK_FALSE(model.compiled());
 }
 
-TEST_CASE("A model file declaring a huge architecture is refused before anything is allocated", "[model][io][errors]") {
+TEST_CASE("A model file declaring a huge architecture is refused before anything is allocated",
+          "[model][io][errors]") {
   // A 2 KB file that says Dense(units=2^20) used to build the layer first: gigabytes allocated,
   // or bad_alloc and an abort for 2^26 or 2^40 units.
   const fs::path dir = test::temporary_directory("model-huge-architecture");

@@ -55,18 +55,23 @@ TEST_CASE("Adam's vectorised, threaded update matches the formula in double on l
   const std::size_t n = 100003;
   for (const bool decoupled : {false, true}) {
     INFO((decoupled ? "AdamW" : "Adam"));
-    Tensor<float> value = test::random_tensor<float>(Shape{n}, 1), grad = test::random_tensor<float>(Shape{n}, 2);
+    Tensor<float> value = test::random_tensor<float>(Shape{n}, 1),
+                  grad = test::random_tensor<float>(Shape{n}, 2);
     std::vector<double> p(value.begin(), value.end()), m(n, 0.0), v(n, 0.0);
     const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
     std::unique_ptr<Optimizer<float>> optimizer;
-    if (decoupled) optimizer = std::make_unique<AdamW<float>>(lr, b1, b2, eps, wd);
-    else optimizer = std::make_unique<Adam<float>>(lr, b1, b2, eps, wd);
+    if (decoupled)
+      optimizer = std::make_unique<AdamW<float>>(lr, b1, b2, eps, wd);
+    else
+      optimizer = std::make_unique<Adam<float>>(lr, b1, b2, eps, wd);
     for (int t = 1; t <= 3; ++t) {
       optimizer->step({{"w", value.view(), grad.view()}});
       for (std::size_t i = 0; i < n; ++i) {
         double g = grad[i];
-        if (decoupled) p[i] *= 1 - lr * wd;
-        else g += wd * p[i];
+        if (decoupled)
+          p[i] *= 1 - lr * wd;
+        else
+          g += wd * p[i];
         m[i] = b1 * m[i] + (1 - b1) * g;
         v[i] = b2 * v[i] + (1 - b2) * g * g;
         p[i] -= lr / (1 - std::pow(b1, t)) * m[i] / (std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, t)) + eps);
@@ -74,7 +79,8 @@ TEST_CASE("Adam's vectorised, threaded update matches the formula in double on l
     }
     double worst = 0;
     // Parameters are O(1) and move by O(lr) per step: a few float roundings of 1 is the bound.
-    for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(value[i] - p[i]) / (1 + std::abs(p[i])));
+    for (std::size_t i = 0; i < n; ++i)
+      worst = std::max(worst, std::abs(value[i] - p[i]) / (1 + std::abs(p[i])));
     CHECK(worst < 1e-6);
   }
 }
@@ -84,7 +90,8 @@ TEST_CASE("Optimizer updates do not depend on the thread count", "[optim][determ
   std::vector<float> results[2];
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    Tensor<float> value = test::random_tensor<float>(Shape{n}, 3), grad = test::random_tensor<float>(Shape{n}, 4);
+    Tensor<float> value = test::random_tensor<float>(Shape{n}, 3),
+                  grad = test::random_tensor<float>(Shape{n}, 4);
     Adam<float> adam(1e-3);
     SGD<float> sgd(1e-2, 0.9, true, 1e-4);
     for (int t = 0; t < 2; ++t) {
@@ -99,7 +106,8 @@ TEST_CASE("Optimizer updates do not depend on the thread count", "[optim][determ
 
 TEST_CASE("SGD, momentum and Nesterov follow their update rules", "[optim]") {
   // Gradient 1 at every step, lr 0.1, momentum 0.9. Momentum buffer: 1, 1.9, 2.71.
-  Tensor<double> plain(Shape{1}, {0.0}), heavy(Shape{1}, {0.0}), nesterov(Shape{1}, {0.0}), grad(Shape{1}, {1.0});
+  Tensor<double> plain(Shape{1}, {0.0}), heavy(Shape{1}, {0.0}), nesterov(Shape{1}, {0.0}),
+      grad(Shape{1}, {1.0});
   SGD<double> sgd(0.1), momentum(0.1, 0.9), nag(0.1, 0.9, true);
   for (int step = 0; step < 3; ++step) {
     sgd.step({{"w", plain.view(), grad.view()}});
@@ -134,7 +142,8 @@ TEST_CASE("Optimizers skip untrained state, take learning-rate changes, and reje
   Tensor<float> other(Shape{3}), other_grad(Shape{3});
   Adam<float> adam;
   adam.step(params);
-  CHECK_THROWS_WITH(adam.step({{"w", other.view(), other_grad.view()}}), Contains("use one optimizer per model"));
+  CHECK_THROWS_WITH(adam.step({{"w", other.view(), other_grad.view()}}),
+                    Contains("use one optimizer per model"));
   CHECK_THROWS_AS(Adam<float>(1e-3, 1.0), ConfigError);
   CHECK_THROWS_AS(SGD<float>(0.1, 0, true), ConfigError);
 }

@@ -17,7 +17,8 @@ namespace test {
 
 /// A file of tests/golden (PyTorch reference values, see tests/golden/README.md).
 inline tinydl::io::SafetensorsFile golden(const std::string& name) {
-  return tinydl::io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/golden/" + name + ".safetensors");
+  return tinydl::io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/golden/" + name +
+                                           ".safetensors");
 }
 
 /// A fresh, empty directory "tinydl-<name>" under the system's temporary directory. Test programs
@@ -42,7 +43,8 @@ double relative_error(const A& actual, const E& expected) {
   REQUIRE(actual.shape() == expected.shape());
   double diff = 0, scale = 0;
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(actual.data()[i]) - static_cast<double>(expected.data()[i])));
+    diff = std::max(
+        diff, std::abs(static_cast<double>(actual.data()[i]) - static_cast<double>(expected.data()[i])));
     scale = std::max(scale, std::abs(static_cast<double>(expected.data()[i])));
   }
   return scale > 0 ? diff / scale : diff;
@@ -50,7 +52,8 @@ double relative_error(const A& actual, const E& expected) {
 
 /// Uniform values in [lo, hi) from the counter-based RNG, reproducible by seed.
 template <typename T>
-tinydl::Tensor<T> random_tensor(const tinydl::Shape& shape, std::uint64_t seed, double lo = -1, double hi = 1) {
+tinydl::Tensor<T> random_tensor(const tinydl::Shape& shape, std::uint64_t seed, double lo = -1,
+                                double hi = 1) {
   tinydl::Tensor<T> t(shape);
   const tinydl::CounterRng rng(seed);
   for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<T>(lo + (hi - lo) * rng.uniform(99, i));
@@ -70,8 +73,9 @@ tinydl::Param<T> param(tinydl::Layer<T>& layer, const std::string& name) {
 /// random r, compares dL/dx and dL/dparam from backward with central differences
 /// (L(v + h) - L(v - h)) / 2h, h = 1e-6, for every input element and every trainable parameter.
 /// `before_forward` runs before every forward pass (e.g. to fix a dropout step).
-inline void check_gradients(tinydl::Layer<double>& layer, const tinydl::Tensor<double>& input, tinydl::Mode mode,
-                            const std::function<void()>& before_forward = [] {}) {
+inline void check_gradients(
+    tinydl::Layer<double>& layer, const tinydl::Tensor<double>& input, tinydl::Mode mode,
+    const std::function<void()>& before_forward = [] {}) {
   using tinydl::Tensor;
   Tensor<double> x = input;
   const tinydl::Shape out_shape = layer.output_shape(x.shape());
@@ -126,8 +130,8 @@ inline void check_gradients(tinydl::Layer<double>& layer, const tinydl::Tensor<d
     for (std::size_t i = 0; i < p.value.size(); ++i) {
       const double approx = numeric(p.value[i]);
       if (!agree(analytic[i], approx) && bad++ < 10)
-        FAIL_CHECK(layer.type() << " d" << p.name << "[" << i << "] = " << analytic[i] << ", finite difference "
-                                << approx);
+        FAIL_CHECK(layer.type() << " d" << p.name << "[" << i << "] = " << analytic[i]
+                                << ", finite difference " << approx);
     }
   }
   CHECK(bad == 0);

@@ -32,7 +32,8 @@ Decoded read_png(const fs::path& path) {
 
 std::size_t count_color(const Decoded& d, viz::Color c) {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < d.rgb.size(); i += 3) n += d.rgb[i] == c.r && d.rgb[i + 1] == c.g && d.rgb[i + 2] == c.b;
+  for (std::size_t i = 0; i < d.rgb.size(); i += 3)
+    n += d.rgb[i] == c.r && d.rgb[i + 1] == c.g && d.rgb[i + 2] == c.b;
   return n;
 }
 
@@ -76,12 +77,13 @@ TEST_CASE("Figures draw image grids, heat maps and charts that read back as PNG"
   const fs::path dir = test::temporary_directory("viz-figures");
   std::vector<std::uint8_t> image(28 * 28);
   for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<std::uint8_t>(i % 256);
-  std::vector<viz::Tile> tiles(7, viz::Tile{image.data(), {"true: Shirt", "pred: Coat", "confidence 91.2%"}, viz::colors::red});
+  std::vector<viz::Tile> tiles(
+      7, viz::Tile{image.data(), {"true: Shirt", "pred: Coat", "confidence 91.2%"}, viz::colors::red});
   const viz::Canvas grid = viz::image_grid(tiles, 28, 3, "mistakes");
   grid.save_png((dir / "grid.png").string());
   const Decoded g = read_png(dir / "grid.png");
   CHECK(g.width == grid.width());
-  CHECK(g.height > 3 * 28 * 5);  // three rows of 5x images
+  CHECK(g.height > 3 * 28 * 5);                    // three rows of 5x images
   CHECK(count_color(g, viz::colors::red) > 1000);  // the captions
 
   const std::vector<std::int32_t> predicted{0, 1, 1, 2};

@@ -11,7 +11,6 @@
 
 #include "results.hpp"
 
-
 namespace study {
 
 namespace fs = std::filesystem;
@@ -32,12 +31,15 @@ inline void draw_curves(const ModelResult& m, const fs::path& file) {
 }
 
 /// correct.png / wrong.png: up to 24 test images classified right (or wrong), most confident first.
-inline void draw_examples(const ModelResult& m, const datasets::FashionMnist& data, bool correct, const fs::path& file) {
+inline void draw_examples(const ModelResult& m, const datasets::FashionMnist& data, bool correct,
+                          const fs::path& file) {
   const std::size_t classes = 10;
   std::vector<std::size_t> picked;
   for (std::size_t i = 0; i < m.predicted.size(); ++i)
     if ((m.predicted[i] == data.test.labels()[i]) == correct) picked.push_back(i);
-  auto confidence = [&](std::size_t i) { return m.probabilities[i * classes + static_cast<std::size_t>(m.predicted[i])]; };
+  auto confidence = [&](std::size_t i) {
+    return m.probabilities[i * classes + static_cast<std::size_t>(m.predicted[i])];
+  };
   // Correct: a spread over classes (the first examples of each class in turn); wrong: the most
   // confident mistakes, which are the instructive ones.
   if (correct) {
@@ -53,7 +55,8 @@ inline void draw_examples(const ModelResult& m, const datasets::FashionMnist& da
       }
     picked = spread;
   } else {
-    std::stable_sort(picked.begin(), picked.end(), [&](std::size_t a, std::size_t b) { return confidence(a) > confidence(b); });
+    std::stable_sort(picked.begin(), picked.end(),
+                     [&](std::size_t a, std::size_t b) { return confidence(a) > confidence(b); });
     if (picked.size() > 24) picked.resize(24);
   }
   if (picked.empty()) return;
@@ -61,7 +64,8 @@ inline void draw_examples(const ModelResult& m, const datasets::FashionMnist& da
   for (std::size_t i : picked) {
     viz::Tile t;
     t.image = data.test.features().data() + i * 784;
-    const auto truth = static_cast<std::size_t>(data.test.labels()[i]), guess = static_cast<std::size_t>(m.predicted[i]);
+    const auto truth = static_cast<std::size_t>(data.test.labels()[i]),
+               guess = static_cast<std::size_t>(m.predicted[i]);
     if (correct) {
       t.caption = {class_name(truth), percent(confidence(i), 1)};
       t.color = viz::colors::green;
@@ -72,7 +76,8 @@ inline void draw_examples(const ModelResult& m, const datasets::FashionMnist& da
     }
     tiles.push_back(t);
   }
-  const std::string title = m.name + (correct ? ": correctly classified test images" : ": most confident mistakes (true -> predicted)");
+  const std::string title = m.name + (correct ? ": correctly classified test images"
+                                              : ": most confident mistakes (true -> predicted)");
   viz::image_grid(tiles, 28, 6, title).save_png(file.string());
 }
 
@@ -98,11 +103,14 @@ inline void draw_comparison(const std::vector<ModelResult>& results, const fs::p
 }
 
 /// A model's four pictures in its folder: curves.png, confusion.png, correct.png, wrong.png.
-inline void draw_model_figures(const ModelResult& m, const datasets::FashionMnist& data, const fs::path& dir) {
+inline void draw_model_figures(const ModelResult& m, const datasets::FashionMnist& data,
+                               const fs::path& dir) {
   draw_curves(m, dir / "curves.png");
-  const std::vector<std::string> names(datasets::fashion_mnist_classes.begin(), datasets::fashion_mnist_classes.end());
+  const std::vector<std::string> names(datasets::fashion_mnist_classes.begin(),
+                                       datasets::fashion_mnist_classes.end());
   const metrics::ConfusionMatrix cm(m.predicted, data.test.labels().view(), 10);
-  viz::confusion_heatmap(cm, names, m.name + ": confusion matrix (test set)").save_png((dir / "confusion.png").string());
+  viz::confusion_heatmap(cm, names, m.name + ": confusion matrix (test set)")
+      .save_png((dir / "confusion.png").string());
   draw_examples(m, data, true, dir / "correct.png");
   draw_examples(m, data, false, dir / "wrong.png");
 }

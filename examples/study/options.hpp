@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-
 namespace study {
 
 using namespace tinydl;
@@ -19,7 +18,8 @@ using namespace tinydl;
 inline const char* usage =
     "Usage: fashion_mnist_compare [options]\n"
     "Trains and compares three models on Fashion-MNIST and writes a report.\n\n"
-    "  --data DIR         Fashion-MNIST directory (default: $TINYDL_DATA or /usr/share/datasets/fashion-mnist)\n"
+    "  --data DIR         Fashion-MNIST directory (default: $TINYDL_DATA or "
+    "/usr/share/datasets/fashion-mnist)\n"
     "  --out DIR          output directory (default: runs/<date-time>)\n"
     "  --models LIST      comma-separated subset of mlp,basic_cnn,deeper_cnn (default: all three)\n"
     "  --epochs N         maximum epochs; early stopping on val_loss, patience 3 (default: 30)\n"
@@ -75,8 +75,8 @@ inline Options parse(int argc, char** argv) {
       o.models.clear();
       std::stringstream list(value());
       for (std::string name; std::getline(list, name, ',');) {
-        check<ConfigError>(name == "mlp" || name == "basic_cnn" || name == "deeper_cnn", "--models: unknown model '",
-                           name, "' (mlp, basic_cnn, deeper_cnn)");
+        check<ConfigError>(name == "mlp" || name == "basic_cnn" || name == "deeper_cnn",
+                           "--models: unknown model '", name, "' (mlp, basic_cnn, deeper_cnn)");
         o.models.push_back(name);
       }
       check<ConfigError>(!o.models.empty(), "--models: empty list");

@@ -14,14 +14,13 @@
 #include "options.hpp"
 #include "results.hpp"
 
-
 namespace study {
 
 namespace fs = std::filesystem;
 
 /// summary.json, summary.md, report.html, and the table on stdout.
-inline void write_outputs(const std::vector<ModelResult>& results, const datasets::FashionMnist& data, const Options& o,
-                   const fs::path& out) {
+inline void write_outputs(const std::vector<ModelResult>& results, const datasets::FashionMnist& data,
+                          const Options& o, const fs::path& out) {
   const std::vector<std::string> found = findings(results, data.test);
   const bool repeated = o.repeats > 1;
 
@@ -32,8 +31,11 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
     const metrics::ConfusionMatrix cm(m.predicted, data.test.labels().view(), 10);
     nlohmann::json per_class = nlohmann::json::array();
     for (std::size_t c = 0; c < 10; ++c)
-      per_class.push_back({{"class", class_name(c)}, {"precision", cm.precision(c)}, {"recall", cm.recall(c)},
-                           {"f1", cm.f1(c)}, {"support", cm.support(c)}});
+      per_class.push_back({{"class", class_name(c)},
+                           {"precision", cm.precision(c)},
+                           {"recall", cm.recall(c)},
+                           {"f1", cm.f1(c)},
+                           {"support", cm.support(c)}});
     nlohmann::json entry{{"name", m.name},
                          {"params", m.params},
                          {"epochs_run", r.epochs_run},
@@ -47,8 +49,11 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
     if (repeated) {
       nlohmann::json runs = nlohmann::json::array();
       for (const Run& run : m.runs)
-        runs.push_back({{"seed", run.seed}, {"epochs_run", run.epochs_run}, {"best_epoch", run.best_epoch},
-                        {"seconds_per_epoch", run.seconds_per_epoch}, {"test_loss", run.test_loss},
+        runs.push_back({{"seed", run.seed},
+                        {"epochs_run", run.epochs_run},
+                        {"best_epoch", run.best_epoch},
+                        {"seconds_per_epoch", run.seconds_per_epoch},
+                        {"test_loss", run.test_loss},
                         {"test_accuracy", run.test_accuracy}});
       entry["runs"] = runs;
       entry["test_accuracy_mean"] = m.mean(&Run::test_accuracy);
@@ -77,8 +82,8 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
   io::write_file_atomically((out / "summary.json").string(), json_text.data(), json_text.size());
 
   // The comparison table, shared by summary.md, the report and stdout.
-  const std::vector<std::string> header{"model", "params", "epochs run", "best epoch", "s / epoch", "test loss",
-                                        "test accuracy", "macro F1"};
+  const std::vector<std::string> header{"model",     "params",    "epochs run",    "best epoch",
+                                        "s / epoch", "test loss", "test accuracy", "macro F1"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : results) {
     const metrics::ConfusionMatrix cm(m.predicted, data.test.labels().view(), 10);
@@ -87,15 +92,16 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
                     with_spread(m, &Run::test_loss, false), with_spread(m, &Run::test_accuracy, true),
                     fixed(cm.macro_f1(), 4)});
   }
-  const std::string setup = std::to_string(data.train.size()) + " training / " + std::to_string(data.validation.size()) +
-                            " validation / " + std::to_string(data.test.size()) + " test images; Adam 1e-3, batch " +
-                            std::to_string(o.batch_size) + ", up to " + std::to_string(o.epochs) +
-                            " epochs, EarlyStopping on val_loss (patience 3, best weights restored); " +
-                            (repeated ? std::to_string(o.repeats) + " seeds from " + std::to_string(o.seed) + " (mean +- std)"
-                                      : "seed " + std::to_string(o.seed)) +
-                            (o.quick ? "; QUICK MODE (a slice of the data, 2 epochs): not the real comparison" : "") +
-                            "; tinydl " + version_string + ", " + kernels::isa_name() + " kernels, " +
-                            std::to_string(num_threads()) + " threads, " + initializer_name(o.init) + " initialisation.";
+  const std::string setup =
+      std::to_string(data.train.size()) + " training / " + std::to_string(data.validation.size()) +
+      " validation / " + std::to_string(data.test.size()) + " test images; Adam 1e-3, batch " +
+      std::to_string(o.batch_size) + ", up to " + std::to_string(o.epochs) +
+      " epochs, EarlyStopping on val_loss (patience 3, best weights restored); " +
+      (repeated ? std::to_string(o.repeats) + " seeds from " + std::to_string(o.seed) + " (mean +- std)"
+                : "seed " + std::to_string(o.seed)) +
+      (o.quick ? "; QUICK MODE (a slice of the data, 2 epochs): not the real comparison" : "") + "; tinydl " +
+      version_string + ", " + kernels::isa_name() + " kernels, " + std::to_string(num_threads()) +
+      " threads, " + initializer_name(o.init) + " initialisation.";
   std::ostringstream md;
   md << "# Fashion-MNIST: three models compared\n\n" << setup << "\n\n| ";
   for (const auto& h : header) md << h << " | ";

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-
 namespace study {
 
 using namespace tinydl;
@@ -64,6 +63,8 @@ inline std::string with_spread(const ModelResult& m, double Run::*field, bool as
   return text;
 }
 
-inline const char* class_name(std::size_t c) { return datasets::fashion_mnist_classes[c]; }
+inline const char* class_name(std::size_t c) {
+  return datasets::fashion_mnist_classes[c];
+}
 
 }  // namespace study

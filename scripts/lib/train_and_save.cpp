@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
       options.verbose = 0;
       const tinydl::History history = model.fit(train, validation, options);
       const tinydl::Evaluation test = model.evaluate(data.test.slice(0, 1000));
-      std::printf("%-10s val_loss %a  test_loss %a  test_accuracy %.4f\n", name, history.epochs.back().val_loss,
-                  test.loss, test.accuracy);
+      std::printf("%-10s val_loss %a  test_loss %a  test_accuracy %.4f\n", name,
+                  history.epochs.back().val_loss, test.loss, test.accuracy);
       model.save(out + "/" + name + ".safetensors");
       model.save_training_state(out + "/" + name + ".state.safetensors");
     }

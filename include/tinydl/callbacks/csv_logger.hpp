@@ -13,13 +13,14 @@ namespace tinydl {
 /// Keras's CSVLogger.
 template <typename T>
 class CSVLogger : public Callback<T> {
-public:
+ public:
   /// `append`: add to an existing file (for a resumed run) instead of starting a new one.
   explicit CSVLogger(std::string path, bool append = false) : path_(std::move(path)), append_(append) {}
 
   void on_train_begin(Sequential<T>&, const TrainInfo&) override {
     std::ifstream existing(path_);
-    const bool has_header = append_ && existing.good() && existing.peek() != std::ifstream::traits_type::eof();
+    const bool has_header =
+        append_ && existing.good() && existing.peek() != std::ifstream::traits_type::eof();
     out_.open(path_, append_ ? std::ios::app : std::ios::trunc);
     check<IoError>(out_.good(), path_, ": cannot open for writing");
     if (!has_header) out_ << History().to_csv() << std::flush;  // the header line
@@ -32,7 +33,7 @@ public:
 
   void on_train_end(Sequential<T>&, const History&) override { out_.close(); }
 
-private:
+ private:
   std::string path_;
   bool append_;
   std::ofstream out_;

@@ -15,7 +15,7 @@ namespace tinydl {
 /// best epoch whether training stopped early or ran all its epochs.
 template <typename T>
 class EarlyStopping : public Callback<T> {
-public:
+ public:
   explicit EarlyStopping(std::string monitor = "val_loss", std::size_t patience = 0, double min_delta = 0,
                          MonitorMode mode = MonitorMode::automatic, bool restore_best_weights = false)
       : monitor_(std::move(monitor), mode, min_delta), patience_(patience), restore_(restore_best_weights) {}
@@ -42,8 +42,8 @@ public:
     if (++wait_ >= patience_) {
       stopped_epoch_ = static_cast<long>(logs.epoch);
       model.stop_training(detail::concat("EarlyStopping: ", monitor_.metric(), " did not improve for ", wait_,
-                                         " epoch", wait_ == 1 ? "" : "s", " (best ", monitor_.best(), " at epoch ",
-                                         best_epoch_ + 1, ")"));
+                                         " epoch", wait_ == 1 ? "" : "s", " (best ", monitor_.best(),
+                                         " at epoch ", best_epoch_ + 1, ")"));
     }
   }
 
@@ -51,7 +51,7 @@ public:
     if (restore_ && !best_weights_.empty()) model.set_weights(best_weights_);
   }
 
-private:
+ private:
   Monitor monitor_;
   std::size_t patience_, wait_ = 0;
   bool restore_;

@@ -14,7 +14,7 @@ namespace tinydl {
 /// Calls whichever of its functions are set.
 template <typename T>
 class LambdaCallback : public Callback<T> {
-public:
+ public:
   std::function<void(Sequential<T>&, const TrainInfo&)> train_begin;
   std::function<void(Sequential<T>&, const History&)> train_end;
   std::function<void(Sequential<T>&, std::size_t)> epoch_begin;

@@ -14,7 +14,7 @@ namespace tinydl {
 /// Keras's ModelCheckpoint. `path` may contain "{epoch}" (1-based), replaced at each save.
 template <typename T>
 class ModelCheckpoint : public Callback<T> {
-public:
+ public:
   explicit ModelCheckpoint(std::string path, std::string monitor = "val_loss", bool save_best_only = true,
                            MonitorMode mode = MonitorMode::automatic)
       : path_(std::move(path)), monitor_(std::move(monitor), mode, 0), save_best_only_(save_best_only) {
@@ -37,7 +37,7 @@ public:
     saved_epoch_ = static_cast<long>(logs.epoch);
   }
 
-private:
+ private:
   std::string path_;
   Monitor monitor_;
   bool save_best_only_;

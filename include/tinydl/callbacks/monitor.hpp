@@ -18,8 +18,9 @@ enum class MonitorMode { automatic, min, max };
 
 /// The best value so far of one metric, and the test for improvement: by more than `min_delta`.
 class Monitor {
-public:
-  Monitor(std::string metric, MonitorMode mode, double min_delta) : metric_(std::move(metric)), min_delta_(min_delta) {
+ public:
+  Monitor(std::string metric, MonitorMode mode, double min_delta)
+      : metric_(std::move(metric)), min_delta_(min_delta) {
     (void)EpochLogs{}.get(metric_);  // throws ConfigError for an unknown metric name
     check<ConfigError>(min_delta >= 0, "monitor: min_delta must be non-negative, got ", min_delta);
     maximize_ = mode == MonitorMode::max ||
@@ -27,7 +28,9 @@ public:
     reset();
   }
 
-  void reset() { best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(); }
+  void reset() {
+    best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  }
 
   const std::string& metric() const { return metric_; }
   double best() const { return best_; }
@@ -50,7 +53,7 @@ public:
     return better;
   }
 
-private:
+ private:
   std::string metric_;
   double min_delta_;
   bool maximize_ = false;

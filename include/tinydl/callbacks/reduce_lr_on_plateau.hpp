@@ -14,11 +14,14 @@ namespace tinydl {
 /// Keras's ReduceLROnPlateau.
 template <typename T>
 class ReduceLROnPlateau : public Callback<T> {
-public:
+ public:
   explicit ReduceLROnPlateau(std::string monitor = "val_loss", double factor = 0.1, std::size_t patience = 10,
                              double min_delta = 1e-4, std::size_t cooldown = 0, double min_lr = 0,
                              MonitorMode mode = MonitorMode::automatic)
-      : monitor_(std::move(monitor), mode, min_delta), factor_(factor), patience_(patience), cooldown_(cooldown),
+      : monitor_(std::move(monitor), mode, min_delta),
+        factor_(factor),
+        patience_(patience),
+        cooldown_(cooldown),
         min_lr_(min_lr) {
     check<ConfigError>(factor > 0 && factor < 1, "ReduceLROnPlateau: factor must be in (0, 1), got ", factor);
   }
@@ -41,7 +44,7 @@ public:
     wait_ = 0;
   }
 
-private:
+ private:
   Monitor monitor_;
   double factor_;
   std::size_t patience_, cooldown_, wait_ = 0, cooling_ = 0;

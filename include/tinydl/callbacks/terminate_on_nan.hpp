@@ -12,11 +12,12 @@ namespace tinydl {
 /// Keras's TerminateOnNaN. The reason is in `History::stop_reason`.
 template <typename T>
 class TerminateOnNaN : public Callback<T> {
-public:
+ public:
   void on_batch_end(Sequential<T>& model, const BatchLogs& logs) override {
     if (std::isfinite(logs.loss)) return;
-    model.stop_training(detail::concat("TerminateOnNaN: loss is ", logs.loss, " at epoch ", logs.epoch + 1, ", batch ",
-                                       logs.batch + 1, " (learning rate too high, or NaN/inf in the data?)"));
+    model.stop_training(detail::concat("TerminateOnNaN: loss is ", logs.loss, " at epoch ", logs.epoch + 1,
+                                       ", batch ", logs.batch + 1,
+                                       " (learning rate too high, or NaN/inf in the data?)"));
   }
 };
 

@@ -20,13 +20,11 @@ inline constexpr std::size_t tensor_alignment = 64;
 /// Copying copies the elements; moving steals the storage.
 template <typename T>
 class AlignedBuffer {
-public:
+ public:
   AlignedBuffer() = default;
 
   /// `n` elements, all set to `T{}` (zero for arithmetic types).
-  explicit AlignedBuffer(std::size_t n) : data_(allocate(n)), size_(n) {
-    std::fill(data_, data_ + n, T{});
-  }
+  explicit AlignedBuffer(std::size_t n) : data_(allocate(n)), size_(n) { std::fill(data_, data_ + n, T{}); }
 
   AlignedBuffer(const AlignedBuffer& other) : data_(allocate(other.size_)), size_(other.size_) {
     std::copy(other.data_, other.data_ + size_, data_);
@@ -48,15 +46,15 @@ public:
   const T* data() const { return data_; }
   std::size_t size() const { return size_; }
 
-private:
+ private:
   static T* allocate(std::size_t n) {
     if (n == 0) return nullptr;
-    check<ConfigError>(n <= std::numeric_limits<std::size_t>::max() / sizeof(T),
-                       "AlignedBuffer: ", n, " elements overflow the address space");
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{tensor_alignment}));
+    check<ConfigError>(n <= std::numeric_limits<std::size_t>::max() / sizeof(T), "AlignedBuffer: ", n,
+                       " elements overflow the address space");
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{tensor_alignment}));
   }
   static void release(T* p) {
-    if (p) ::operator delete(p, std::align_val_t{tensor_alignment});
+    if (p) ::operator delete (p, std::align_val_t{tensor_alignment});
   }
 
   T* data_ = nullptr;

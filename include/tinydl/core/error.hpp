@@ -12,25 +12,25 @@ namespace tinydl {
 
 /// Base of all tinydl exceptions; catch this to handle any tinydl failure.
 class Error : public std::runtime_error {
-public:
+ public:
   using std::runtime_error::runtime_error;
 };
 
 /// A tensor or layer received a shape it cannot work with.
 class ShapeError : public Error {
-public:
+ public:
   using Error::Error;
 };
 
 /// A file is missing, unreadable, truncated or malformed.
 class IoError : public Error {
-public:
+ public:
   using Error::Error;
 };
 
 /// An option or argument is out of its valid range (a batch size of 0, a negative rate, ...).
 class ConfigError : public Error {
-public:
+ public:
   using Error::Error;
 };
 

@@ -9,9 +9,9 @@
 /// - Glorot / Xavier: normal with std = sqrt(2 / (fan_in + fan_out)), or uniform with
 ///   b = sqrt(6 / (fan_in + fan_out)).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <algorithm>
 #include <string>
 
 #include "tinydl/core/error.hpp"
@@ -35,8 +35,8 @@ void fill_uniform(TensorView<T> w, double bound, const CounterRng& rng, std::uin
 
 namespace detail {
 inline void check_fans(const char* who, std::size_t fan_in, std::size_t fan_out) {
-  check<ConfigError>(fan_in > 0 && fan_out > 0, who, ": fan_in and fan_out must be positive, got ",
-                     fan_in, " and ", fan_out);
+  check<ConfigError>(fan_in > 0 && fan_out > 0, who, ": fan_in and fan_out must be positive, got ", fan_in,
+                     " and ", fan_out);
 }
 }  // namespace detail
 
@@ -83,11 +83,16 @@ enum class Initializer { he_normal, he_uniform, glorot_normal, glorot_uniform, t
 /// The name of an initialiser in configs: "he_normal", ...
 inline const char* initializer_name(Initializer init) {
   switch (init) {
-    case Initializer::he_normal: return "he_normal";
-    case Initializer::he_uniform: return "he_uniform";
-    case Initializer::glorot_normal: return "glorot_normal";
-    case Initializer::glorot_uniform: return "glorot_uniform";
-    case Initializer::torch_default: return "torch_default";
+    case Initializer::he_normal:
+      return "he_normal";
+    case Initializer::he_uniform:
+      return "he_uniform";
+    case Initializer::glorot_normal:
+      return "glorot_normal";
+    case Initializer::glorot_uniform:
+      return "glorot_uniform";
+    case Initializer::torch_default:
+      return "torch_default";
   }
   return "?";
 }
@@ -103,13 +108,21 @@ inline Initializer initializer_from_name(const std::string& name) {
 
 /// Fills `w` with `init` for a layer of the given fans.
 template <typename T>
-void initialize(Initializer init, TensorView<T> w, std::size_t fan_in, std::size_t fan_out, const CounterRng& rng,
-                std::uint64_t stream) {
+void initialize(Initializer init, TensorView<T> w, std::size_t fan_in, std::size_t fan_out,
+                const CounterRng& rng, std::uint64_t stream) {
   switch (init) {
-    case Initializer::he_normal: he_normal(w, fan_in, rng, stream); break;
-    case Initializer::he_uniform: he_uniform(w, fan_in, rng, stream); break;
-    case Initializer::glorot_normal: glorot_normal(w, fan_in, fan_out, rng, stream); break;
-    case Initializer::glorot_uniform: glorot_uniform(w, fan_in, fan_out, rng, stream); break;
+    case Initializer::he_normal:
+      he_normal(w, fan_in, rng, stream);
+      break;
+    case Initializer::he_uniform:
+      he_uniform(w, fan_in, rng, stream);
+      break;
+    case Initializer::glorot_normal:
+      glorot_normal(w, fan_in, fan_out, rng, stream);
+      break;
+    case Initializer::glorot_uniform:
+      glorot_uniform(w, fan_in, fan_out, rng, stream);
+      break;
     case Initializer::torch_default:
       detail::check_fans("torch_default", fan_in, 1);
       fill_uniform(w, 1.0 / std::sqrt(static_cast<double>(fan_in)), rng, stream);

@@ -21,7 +21,8 @@ constexpr int max_threads = 1024;
 /// Sets how many threads tinydl's parallel loops use, 1 to `max_threads`. Throws `ConfigError`
 /// outside that range.
 inline void set_num_threads(int n) {
-  check<ConfigError>(n >= 1 && n <= max_threads, "set_num_threads: need 1 to ", max_threads, " threads, got ", n);
+  check<ConfigError>(n >= 1 && n <= max_threads, "set_num_threads: need 1 to ", max_threads, " threads, got ",
+                     n);
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
@@ -72,7 +73,7 @@ void parallel_ranges(std::size_t n, Body&& body, std::size_t grain = parallel_gr
     return;
   }
   const long count = static_cast<long>(parts);
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(parts))
   for (long part = 0; part < count; ++part) {
     const std::size_t i = static_cast<std::size_t>(part);
     body(n * i / parts, n * (i + 1) / parts);

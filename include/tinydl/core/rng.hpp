@@ -36,7 +36,7 @@ inline std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> c
 
 /// Well-known stream numbers, so that the users of one seed never draw the same numbers.
 enum class RngStream : std::uint64_t {
-  init = 1,     ///< parameter initialisation (plus the parameter's index in the model)
+  init = 1,            ///< parameter initialisation (plus the parameter's index in the model)
   dropout = 1u << 20,  ///< dropout masks (plus the layer's index)
   shuffle = 1u << 21,  ///< data shuffling
   user = 1u << 30,     ///< free for user code
@@ -44,7 +44,7 @@ enum class RngStream : std::uint64_t {
 
 /// A stateless generator: `seed` picks the key, each draw names its (stream, index).
 class CounterRng {
-public:
+ public:
   explicit CounterRng(std::uint64_t seed = 0) : seed_(seed) {}
 
   std::uint64_t seed() const { return seed_; }
@@ -83,7 +83,7 @@ public:
     return static_cast<std::uint64_t>((static_cast<uint128>(bits(stream, index)) * n) >> 64);
   }
 
-private:
+ private:
   std::uint64_t seed_;
 };
 

@@ -20,7 +20,7 @@ void ensure_capacity(AlignedBuffer<T>& buffer, std::size_t n) {
 /// One scratch buffer per thread, for parallel loops whose iterations each need private space.
 template <typename T>
 class ThreadScratch {
-public:
+ public:
   /// Gives each of the threads a parallel loop started now would use at least `n` elements.
   /// Call outside parallel regions.
   void reserve(std::size_t n) {
@@ -32,7 +32,7 @@ public:
   /// The buffer of thread `thread` (as passed by `parallel_for`).
   T* get(int thread) { return buffers_[static_cast<std::size_t>(thread)].data(); }
 
-private:
+ private:
   std::vector<AlignedBuffer<T>> buffers_;
 };
 

@@ -16,7 +16,7 @@ namespace tinydl {
 
 /// Extents of a row-major tensor of rank 1 to 4. Printed as `(64, 32, 28, 28)`.
 class Shape {
-public:
+ public:
   static constexpr std::size_t max_rank = 4;
 
   /// The empty shape (rank 0): the state of a default-constructed tensor.
@@ -25,8 +25,8 @@ public:
   /// A shape from its extents, outermost first: `Shape{64, 1, 28, 28}`.
   /// Throws `ShapeError` for a rank above 4 or an element count that overflows `size_t`.
   Shape(std::initializer_list<std::size_t> dims) {
-    check<ShapeError>(dims.size() >= 1 && dims.size() <= max_rank, "Shape: rank must be 1 to ",
-                      max_rank, ", got ", dims.size());
+    check<ShapeError>(dims.size() >= 1 && dims.size() <= max_rank, "Shape: rank must be 1 to ", max_rank,
+                      ", got ", dims.size());
     for (std::size_t d : dims) dims_[rank_++] = d;
     (void)numel();  // validates that the product fits
   }
@@ -90,7 +90,7 @@ public:
 
   friend std::ostream& operator<<(std::ostream& out, const Shape& s) { return out << s.to_string(); }
 
-private:
+ private:
   std::array<std::size_t, max_rank> dims_{};
   std::size_t rank_ = 0;
 };
@@ -98,8 +98,9 @@ private:
 /// a * b, or the largest uint64 when that overflows: for sizes declared by a file, where an
 /// overflow must read as "too large", not wrap to something small.
 inline std::uint64_t saturating_multiply(std::uint64_t a, std::uint64_t b) {
-  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b ? std::numeric_limits<std::uint64_t>::max()
-                                                                     : a * b;
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a * b;
 }
 
 /// A shape printed with a batch axis of any size shown as N: `(N, 32, 26, 26)`. It formats only
@@ -116,29 +117,40 @@ struct BatchN {
 };
 
 /// `(N, 32, 26, 26)` for the item shape (32, 26, 26).
-inline BatchN batch_of_items(const Shape& item) { return BatchN{item, 0}; }
+inline BatchN batch_of_items(const Shape& item) {
+  return BatchN{item, 0};
+}
 
 /// `(N, 32, 26, 26)` for the batch shape (1, 32, 26, 26): its batch extent shown as N.
-inline BatchN batch_axis_as_n(const Shape& batch) { return BatchN{batch, 1}; }
+inline BatchN batch_axis_as_n(const Shape& batch) {
+  return BatchN{batch, 1};
+}
 
 /// The shape of a batch of `n` items of shape `item`: (C, H, W) -> (n, C, H, W).
 /// Throws `ShapeError` if the result would exceed rank 4.
 inline Shape prepend_batch(std::size_t n, const Shape& item) {
   switch (item.rank()) {
-    case 1: return Shape{n, item[0]};
-    case 2: return Shape{n, item[0], item[1]};
-    case 3: return Shape{n, item[0], item[1], item[2]};
+    case 1:
+      return Shape{n, item[0]};
+    case 2:
+      return Shape{n, item[0], item[1]};
+    case 3:
+      return Shape{n, item[0], item[1], item[2]};
     default:
-      throw ShapeError("prepend_batch: an item of shape " + item.to_string() + " has no room for a batch axis");
+      throw ShapeError("prepend_batch: an item of shape " + item.to_string() +
+                       " has no room for a batch axis");
   }
 }
 
 /// The shape of one item of a batch: (N, C, H, W) -> (C, H, W). Throws `ShapeError` below rank 2.
 inline Shape item_shape(const Shape& batch) {
   switch (batch.rank()) {
-    case 2: return Shape{batch[1]};
-    case 3: return Shape{batch[1], batch[2]};
-    case 4: return Shape{batch[1], batch[2], batch[3]};
+    case 2:
+      return Shape{batch[1]};
+    case 3:
+      return Shape{batch[1], batch[2]};
+    case 4:
+      return Shape{batch[1], batch[2], batch[3]};
     default:
       throw ShapeError("item_shape: " + batch.to_string() + " has no item axes after the batch axis");
   }

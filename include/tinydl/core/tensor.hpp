@@ -18,7 +18,7 @@ namespace tinydl {
 /// read-only view; a `TensorView<T>` converts to it implicitly. The viewed memory must outlive it.
 template <typename T>
 class TensorView {
-public:
+ public:
   using value_type = std::remove_const_t<T>;
 
   TensorView() = default;
@@ -47,8 +47,8 @@ public:
                       " indices for a tensor of shape ", shape_);
     std::size_t flat = 0;
     for (std::size_t i = 0; i < sizeof...(Index); ++i) {
-      check<ShapeError>(idx[i] < shape_[i], "TensorView::at: index ", idx[i], " out of range on axis ",
-                        i, " of shape ", shape_);
+      check<ShapeError>(idx[i] < shape_[i], "TensorView::at: index ", idx[i], " out of range on axis ", i,
+                        " of shape ", shape_);
       flat = flat * shape_[i] + idx[i];
     }
     return data_[flat];
@@ -56,19 +56,19 @@ public:
 
   /// Items [begin, end) of the outermost dimension, e.g. a slice of a mini-batch.
   TensorView slice(std::size_t begin, std::size_t end) const {
-    check<ShapeError>(shape_.rank() >= 1 && begin <= end && end <= shape_[0], "TensorView::slice: [",
-                      begin, ", ", end, ") out of range for shape ", shape_);
+    check<ShapeError>(shape_.rank() >= 1 && begin <= end && end <= shape_[0], "TensorView::slice: [", begin,
+                      ", ", end, ") out of range for shape ", shape_);
     return TensorView(data_ + begin * shape_.item_numel(), shape_.with_batch(end - begin));
   }
 
   /// The same elements seen with another shape of equal element count.
   TensorView reshape(const Shape& shape) const {
-    check<ShapeError>(shape.numel() == size(), "TensorView::reshape: cannot view ", shape_, " (",
-                      size(), " elements) as ", shape, " (", shape.numel(), " elements)");
+    check<ShapeError>(shape.numel() == size(), "TensorView::reshape: cannot view ", shape_, " (", size(),
+                      " elements) as ", shape, " (", shape.numel(), " elements)");
     return TensorView(data_, shape);
   }
 
-private:
+ private:
   T* data_ = nullptr;
   Shape shape_;
 };
@@ -78,7 +78,7 @@ template <typename T>
 class Tensor {
   static_assert(std::is_arithmetic_v<T>, "Tensor<T> holds arithmetic types");
 
-public:
+ public:
   Tensor() = default;
 
   /// A tensor of the given shape, filled with zeros.
@@ -89,8 +89,8 @@ public:
 
   /// A tensor of the given shape holding `values` in row-major order (count must match).
   Tensor(const Shape& shape, std::initializer_list<T> values) : Tensor(shape) {
-    check<ShapeError>(values.size() == shape.numel(), "Tensor: ", values.size(),
-                      " values given for shape ", shape, " (", shape.numel(), " elements)");
+    check<ShapeError>(values.size() == shape.numel(), "Tensor: ", values.size(), " values given for shape ",
+                      shape, " (", shape.numel(), " elements)");
     std::copy(values.begin(), values.end(), data());
   }
 
@@ -124,20 +124,18 @@ public:
 
   /// Items [begin, end) of the outermost dimension, as a view.
   TensorView<T> slice(std::size_t begin, std::size_t end) { return view().slice(begin, end); }
-  TensorView<const T> slice(std::size_t begin, std::size_t end) const {
-    return view().slice(begin, end);
-  }
+  TensorView<const T> slice(std::size_t begin, std::size_t end) const { return view().slice(begin, end); }
 
   /// Changes the shape in place; the element count must not change.
   void reshape(const Shape& shape) {
-    check<ShapeError>(shape.numel() == size(), "Tensor::reshape: cannot reshape ", shape_, " (",
-                      size(), " elements) to ", shape, " (", shape.numel(), " elements)");
+    check<ShapeError>(shape.numel() == size(), "Tensor::reshape: cannot reshape ", shape_, " (", size(),
+                      " elements) to ", shape, " (", shape.numel(), " elements)");
     shape_ = shape;
   }
 
   void fill(T value) { std::fill(begin(), end(), value); }
 
-private:
+ private:
   AlignedBuffer<T> buffer_;
   Shape shape_;
 };

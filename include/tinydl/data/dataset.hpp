@@ -18,16 +18,18 @@ namespace tinydl {
 /// Features (N, ...) of type X with one integer class label per example.
 template <typename X>
 class Dataset {
-public:
+ public:
   Dataset() = default;
 
   /// Takes `features` (N, ...) and `labels` (N). Throws `ShapeError` if the counts differ.
   Dataset(Tensor<X> features, Tensor<std::int32_t> labels, double scale = 1.0)
       : features_(std::move(features)), labels_(std::move(labels)), scale_(scale) {
-    check<ShapeError>(features_.rank() >= 2, "Dataset: features need a batch axis and at least one feature axis, got ",
+    check<ShapeError>(features_.rank() >= 2,
+                      "Dataset: features need a batch axis and at least one feature axis, got ",
                       features_.shape());
-    check<ShapeError>(labels_.rank() == 1 && labels_.shape()[0] == features_.shape()[0], "Dataset: ",
-                      features_.shape()[0], " examples ", features_.shape(), " but labels ", labels_.shape());
+    check<ShapeError>(labels_.rank() == 1 && labels_.shape()[0] == features_.shape()[0],
+                      "Dataset: ", features_.shape()[0], " examples ", features_.shape(), " but labels ",
+                      labels_.shape());
   }
 
   /// Number of examples.
@@ -42,8 +44,8 @@ public:
 
   /// Examples [begin, end) as a new dataset (a copy).
   Dataset slice(std::size_t begin, std::size_t end) const {
-    check<ShapeError>(begin <= end && end <= size(), "Dataset::slice: [", begin, ", ", end, ") out of range for ",
-                      size(), " examples");
+    check<ShapeError>(begin <= end && end <= size(), "Dataset::slice: [", begin, ", ", end,
+                      ") out of range for ", size(), " examples");
     Tensor<X> features(features_.shape().with_batch(end - begin));
     const auto source = features_.slice(begin, end);
     std::copy(source.begin(), source.end(), features.begin());
@@ -66,7 +68,7 @@ public:
     }
   }
 
-private:
+ private:
   Tensor<X> features_;
   Tensor<std::int32_t> labels_;
   double scale_ = 1.0;

@@ -51,17 +51,19 @@ inline std::string find_idx_file(const std::string& dir, const std::string& stem
 inline Dataset<std::uint8_t> load_split(const std::string& dir, const std::string& prefix) {
   const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
   const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
-  check<IoError>(!images.empty() && !labels.empty(), dir, ": no ", prefix, "-images-idx3-ubyte(.gz) / ", prefix,
-                 "-labels-idx1-ubyte(.gz); install Debian's dataset-fashion-mnist package, or point --data or "
-                 "TINYDL_DATA at a directory with the four Fashion-MNIST files");
+  check<IoError>(
+      !images.empty() && !labels.empty(), dir, ": no ", prefix, "-images-idx3-ubyte(.gz) / ", prefix,
+      "-labels-idx1-ubyte(.gz); install Debian's dataset-fashion-mnist package, or point --data or "
+      "TINYDL_DATA at a directory with the four Fashion-MNIST files");
   Tensor<std::uint8_t> x = data::read_idx_images(images);
   Tensor<std::int32_t> y = data::read_idx_labels(labels);
   check<IoError>(x.shape()[0] == y.shape()[0], images, " has ", x.shape()[0], " images but ", labels, " has ",
                  y.shape()[0], " labels");
-  check<IoError>(x.shape()[2] == 28 && x.shape()[3] == 28, images, ": expected 28x28 images, found ", x.shape()[2],
-                 "x", x.shape()[3]);
+  check<IoError>(x.shape()[2] == 28 && x.shape()[3] == 28, images, ": expected 28x28 images, found ",
+                 x.shape()[2], "x", x.shape()[3]);
   for (std::size_t i = 0; i < y.size(); ++i)
-    check<IoError>(y[i] >= 0 && y[i] < 10, labels, ": label ", y[i], " of example ", i, " is not a class 0-9");
+    check<IoError>(y[i] >= 0 && y[i] < 10, labels, ": label ", y[i], " of example ", i,
+                   " is not a class 0-9");
   return Dataset<std::uint8_t>(std::move(x), std::move(y), 1.0 / 255);
 }
 }  // namespace detail
@@ -80,8 +82,8 @@ inline bool fashion_mnist_available(const std::string& dir) {
 inline FashionMnist fashion_mnist(const std::string& dir = "", std::size_t validation = 6000) {
   const std::string d = fashion_mnist_dir(dir);
   Dataset<std::uint8_t> all = detail::load_split(d, "train");
-  check<ConfigError>(validation < all.size(), "fashion_mnist: validation size ", validation, " leaves no training images of ",
-                     all.size());
+  check<ConfigError>(validation < all.size(), "fashion_mnist: validation size ", validation,
+                     " leaves no training images of ", all.size());
   FashionMnist out;
   out.validation = all.slice(all.size() - validation, all.size());
   out.train = all.slice(0, all.size() - validation);

@@ -37,7 +37,7 @@ namespace detail {
 
 /// A gzread-based reader that remembers its position, for error messages.
 class IdxStream {
-public:
+ public:
   explicit IdxStream(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
     check<IoError>(file_ != nullptr, path, ": cannot open (missing file?)");
   }
@@ -70,13 +70,14 @@ public:
   void read_exactly(void* out, std::size_t n, const char* what) {
     const std::uint64_t at = offset_;
     const std::size_t got = read(out, n);
-    check<IoError>(got == n, path_, ": byte ", at, ": truncated: expected ", n, " bytes of ", what, ", found ", got);
+    check<IoError>(got == n, path_, ": byte ", at, ": truncated: expected ", n, " bytes of ", what,
+                   ", found ", got);
   }
 
   std::uint64_t offset() const { return offset_; }
   const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
   gzFile file_;
   std::uint64_t offset_ = 0;
@@ -91,10 +92,10 @@ inline IdxArray read_idx(const std::string& path, std::size_t rank) {
   in.read_exactly(magic, 4, "the magic number");
   check<IoError>(magic[0] == 0 && magic[1] == 0, path, ": byte 0: not an IDX file (magic starts ",
                  static_cast<int>(magic[0]), " ", static_cast<int>(magic[1]), ", expected 0 0)");
-  check<IoError>(magic[2] == 0x08, path, ": byte 2: element type 0x", std::hex, static_cast<int>(magic[2]), std::dec,
-                 " is not unsigned byte (0x08)");
-  check<IoError>(magic[3] == rank, path, ": byte 3: expected ", rank, " dimension", rank == 1 ? "" : "s", " (idx",
-                 rank, "), found ", static_cast<int>(magic[3]));
+  check<IoError>(magic[2] == 0x08, path, ": byte 2: element type 0x", std::hex, static_cast<int>(magic[2]),
+                 std::dec, " is not unsigned byte (0x08)");
+  check<IoError>(magic[3] == rank, path, ": byte 3: expected ", rank, " dimension", rank == 1 ? "" : "s",
+                 " (idx", rank, "), found ", static_cast<int>(magic[3]));
 
   IdxArray array;
   std::uint64_t count = 1;
@@ -102,7 +103,8 @@ inline IdxArray read_idx(const std::string& path, std::size_t rank) {
     unsigned char b[4];
     const std::uint64_t at = in.offset();
     in.read_exactly(b, 4, "a dimension size");
-    const std::uint64_t size = std::uint64_t{b[0]} << 24 | std::uint64_t{b[1]} << 16 | std::uint64_t{b[2]} << 8 | b[3];
+    const std::uint64_t size =
+        std::uint64_t{b[0]} << 24 | std::uint64_t{b[1]} << 16 | std::uint64_t{b[2]} << 8 | b[3];
     check<IoError>(size > 0, path, ": byte ", at, ": dimension ", d, " has size 0");
     count *= size;
     check<IoError>(count <= idx_max_elements, path, ": byte ", at, ": declared sizes give more than ",
@@ -112,8 +114,8 @@ inline IdxArray read_idx(const std::string& path, std::size_t rank) {
   const std::uint64_t data_start = in.offset();
   array.values.resize(static_cast<std::size_t>(count));
   const std::size_t got = in.read(array.values.data(), array.values.size());
-  check<IoError>(got == array.values.size(), path, ": byte ", data_start + got, ": truncated: the header declares ",
-                 count, " bytes of data, the file has ", got);
+  check<IoError>(got == array.values.size(), path, ": byte ", data_start + got,
+                 ": truncated: the header declares ", count, " bytes of data, the file has ", got);
   unsigned char extra;
   check<IoError>(in.read(&extra, 1) == 0, path, ": byte ", data_start + count,
                  ": trailing bytes after the declared data (wrong header?)");

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -26,7 +26,8 @@ namespace tinydl::io {
 
 /// Reads the whole file at `path`. Throws `IoError` naming the file if it is missing, is not a
 /// regular file, cannot be read, or is larger than `max_bytes` (checked before allocating).
-inline std::vector<char> read_file(const std::string& path, std::uint64_t max_bytes = std::uint64_t{1} << 36) {
+inline std::vector<char> read_file(const std::string& path,
+                                   std::uint64_t max_bytes = std::uint64_t{1} << 36) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto status = fs::status(path, ec);
@@ -34,7 +35,8 @@ inline std::vector<char> read_file(const std::string& path, std::uint64_t max_by
   check<IoError>(fs::is_regular_file(status), path, ": not a regular file");
   const std::uint64_t size = fs::file_size(path, ec);
   check<IoError>(!ec, path, ": cannot get the file size (", ec.message(), ")");
-  check<IoError>(size <= max_bytes, path, ": ", size, " bytes is more than the limit of ", max_bytes, " bytes");
+  check<IoError>(size <= max_bytes, path, ": ", size, " bytes is more than the limit of ", max_bytes,
+                 " bytes");
 
   std::FILE* file = std::fopen(path.c_str(), "rb");
   check<IoError>(file != nullptr, path, ": cannot open for reading");
@@ -62,7 +64,8 @@ inline void remove_stale_temporaries(const std::string& path) {
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string rest = name.substr(prefix.size());
     const std::size_t dash = rest.find('-');
-    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789-") != std::string::npos) continue;
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789-") != std::string::npos)
+      continue;
     const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
     std::error_code ignored;
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(it->path(), ignored);
@@ -114,7 +117,8 @@ inline void write_file_atomically(const std::string& path, const char* bytes, st
   if (ok) std::filesystem::rename(temporary, path, ec);
   if (!ok || ec) {
     std::filesystem::remove(temporary, ec);
-    throw IoError(tinydl::detail::concat(path, ": writing ", size, " bytes failed (disk full or no permission?)"));
+    throw IoError(
+        tinydl::detail::concat(path, ": writing ", size, " bytes failed (disk full or no permission?)"));
   }
   detail::sync_directory_of(path);
 }

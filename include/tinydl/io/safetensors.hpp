@@ -38,10 +38,23 @@ enum class Dtype { BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U
 /// Size in bytes of one element of `dtype`.
 inline std::size_t dtype_size(Dtype dtype) {
   switch (dtype) {
-    case Dtype::BOOL: case Dtype::U8: case Dtype::I8: return 1;
-    case Dtype::I16: case Dtype::U16: case Dtype::F16: case Dtype::BF16: return 2;
-    case Dtype::I32: case Dtype::U32: case Dtype::F32: return 4;
-    case Dtype::F64: case Dtype::I64: case Dtype::U64: return 8;
+    case Dtype::BOOL:
+    case Dtype::U8:
+    case Dtype::I8:
+      return 1;
+    case Dtype::I16:
+    case Dtype::U16:
+    case Dtype::F16:
+    case Dtype::BF16:
+      return 2;
+    case Dtype::I32:
+    case Dtype::U32:
+    case Dtype::F32:
+      return 4;
+    case Dtype::F64:
+    case Dtype::I64:
+    case Dtype::U64:
+      return 8;
   }
   return 0;
 }
@@ -49,27 +62,40 @@ inline std::size_t dtype_size(Dtype dtype) {
 /// The name used in files: "F32", "I64", ...
 inline const char* dtype_name(Dtype dtype) {
   switch (dtype) {
-    case Dtype::BOOL: return "BOOL";
-    case Dtype::U8: return "U8";
-    case Dtype::I8: return "I8";
-    case Dtype::I16: return "I16";
-    case Dtype::U16: return "U16";
-    case Dtype::F16: return "F16";
-    case Dtype::BF16: return "BF16";
-    case Dtype::I32: return "I32";
-    case Dtype::U32: return "U32";
-    case Dtype::F32: return "F32";
-    case Dtype::F64: return "F64";
-    case Dtype::I64: return "I64";
-    case Dtype::U64: return "U64";
+    case Dtype::BOOL:
+      return "BOOL";
+    case Dtype::U8:
+      return "U8";
+    case Dtype::I8:
+      return "I8";
+    case Dtype::I16:
+      return "I16";
+    case Dtype::U16:
+      return "U16";
+    case Dtype::F16:
+      return "F16";
+    case Dtype::BF16:
+      return "BF16";
+    case Dtype::I32:
+      return "I32";
+    case Dtype::U32:
+      return "U32";
+    case Dtype::F32:
+      return "F32";
+    case Dtype::F64:
+      return "F64";
+    case Dtype::I64:
+      return "I64";
+    case Dtype::U64:
+      return "U64";
   }
   return "?";
 }
 
 /// The dtype of a name from a file; false if the name is unknown.
 inline bool parse_dtype(const std::string& name, Dtype& dtype) {
-  for (Dtype d : {Dtype::BOOL, Dtype::U8, Dtype::I8, Dtype::I16, Dtype::U16, Dtype::F16, Dtype::BF16, Dtype::I32,
-                  Dtype::U32, Dtype::F32, Dtype::F64, Dtype::I64, Dtype::U64})
+  for (Dtype d : {Dtype::BOOL, Dtype::U8, Dtype::I8, Dtype::I16, Dtype::U16, Dtype::F16, Dtype::BF16,
+                  Dtype::I32, Dtype::U32, Dtype::F32, Dtype::F64, Dtype::I64, Dtype::U64})
     if (name == dtype_name(d)) {
       dtype = d;
       return true;
@@ -80,12 +106,18 @@ inline bool parse_dtype(const std::string& name, Dtype& dtype) {
 /// The safetensors dtype that stores a C++ type: float -> F32, double -> F64, int64 -> I64, ...
 template <typename T>
 constexpr Dtype dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return Dtype::F32;
-  else if constexpr (std::is_same_v<T, double>) return Dtype::F64;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return Dtype::I64;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return Dtype::I32;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return Dtype::U8;
-  else static_assert(sizeof(T) == 0, "no safetensors dtype for this type");
+  if constexpr (std::is_same_v<T, float>)
+    return Dtype::F32;
+  else if constexpr (std::is_same_v<T, double>)
+    return Dtype::F64;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return Dtype::I64;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return Dtype::I32;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return Dtype::U8;
+  else
+    static_assert(sizeof(T) == 0, "no safetensors dtype for this type");
 }
 
 /// One tensor's entry in a safetensors header.
@@ -107,11 +139,20 @@ struct TensorInfo {
                       " tensor does not fit tinydl's rank limit of ", Shape::max_rank);
     Shape s{1};
     switch (shape.size()) {
-      case 0: break;
-      case 1: s = Shape{shape[0]}; break;
-      case 2: s = Shape{shape[0], shape[1]}; break;
-      case 3: s = Shape{shape[0], shape[1], shape[2]}; break;
-      default: s = Shape{shape[0], shape[1], shape[2], shape[3]}; break;
+      case 0:
+        break;
+      case 1:
+        s = Shape{shape[0]};
+        break;
+      case 2:
+        s = Shape{shape[0], shape[1]};
+        break;
+      case 3:
+        s = Shape{shape[0], shape[1], shape[2]};
+        break;
+      default:
+        s = Shape{shape[0], shape[1], shape[2], shape[3]};
+        break;
     }
     return s;
   }
@@ -155,13 +196,20 @@ Conversion convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) 
     return Conversion::ok;
   };
   switch (dtype) {
-    case Dtype::F32: return load(float{});
-    case Dtype::F64: return load(double{});
-    case Dtype::I64: return load(std::int64_t{});
-    case Dtype::I32: return load(std::int32_t{});
-    case Dtype::U8: return load(std::uint8_t{});
-    case Dtype::BOOL: return load(std::uint8_t{});
-    default: return Conversion::unsupported;
+    case Dtype::F32:
+      return load(float{});
+    case Dtype::F64:
+      return load(double{});
+    case Dtype::I64:
+      return load(std::int64_t{});
+    case Dtype::I32:
+      return load(std::int32_t{});
+    case Dtype::U8:
+      return load(std::uint8_t{});
+    case Dtype::BOOL:
+      return load(std::uint8_t{});
+    default:
+      return Conversion::unsupported;
   }
 }
 
@@ -170,7 +218,7 @@ Conversion convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) 
 /// A safetensors file read into memory and validated. Tensors are read out by name, converted to
 /// the type asked for.
 class SafetensorsFile {
-public:
+ public:
   /// The largest header accepted, as in the reference implementation.
   static constexpr std::uint64_t max_header_bytes = 100'000'000;
 
@@ -212,7 +260,8 @@ public:
     try {
       shape = entry.to_shape();
     } catch (const ShapeError& e) {
-      throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' ", entry.shape_string(), ": ", e.what()));
+      throw IoError(
+          tinydl::detail::concat(source_, ": tensor '", name, "' ", entry.shape_string(), ": ", e.what()));
     }
     Tensor<T> out(shape);
     copy_converted(name, entry, out.data());
@@ -231,7 +280,7 @@ public:
     copy_converted(name, entry, out.data());
   }
 
-private:
+ private:
   template <typename T>
   void copy_converted(const std::string& name, const TensorInfo& entry, T* out) const {
     const char* data = bytes_.data() + data_start_ + entry.begin;
@@ -246,11 +295,12 @@ private:
     for (std::size_t i = 0; i < n; ++i) {
       const detail::Conversion c = detail::convert_element(entry.dtype, data, i, probe);
       if (c == detail::Conversion::unsupported)
-        throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' has dtype ", dtype_name(entry.dtype),
-                                             ", which tinydl cannot convert"));
+        throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' has dtype ",
+                                             dtype_name(entry.dtype), ", which tinydl cannot convert"));
       if (c == detail::Conversion::out_of_range)
         throw IoError(tinydl::detail::concat(source_, ": tensor '", name, "' element ", i, " (",
-                                             dtype_name(entry.dtype), ") is out of range for the integer type it is read as"));
+                                             dtype_name(entry.dtype),
+                                             ") is out of range for the integer type it is read as"));
     }
     for (std::size_t i = 0; i < n; ++i) detail::convert_element(entry.dtype, data, i, out[i]);
   }
@@ -259,15 +309,16 @@ private:
 
   void validate() {
     check<IoError>(detail::host_is_little_endian(), source_, ": safetensors needs a little-endian host");
-    if (bytes_.size() < 8) fail(tinydl::detail::concat("truncated: ", bytes_.size(), " bytes, not even the 8-byte header length"));
+    if (bytes_.size() < 8)
+      fail(tinydl::detail::concat("truncated: ", bytes_.size(), " bytes, not even the 8-byte header length"));
     std::uint64_t header_size = 0;
     for (int i = 7; i >= 0; --i) header_size = header_size << 8 | static_cast<unsigned char>(bytes_[i]);
     if (header_size > max_header_bytes)
-      fail(tinydl::detail::concat("header length ", header_size, " is larger than the limit of ", max_header_bytes,
-                          " bytes (not a safetensors file?)"));
+      fail(tinydl::detail::concat("header length ", header_size, " is larger than the limit of ",
+                                  max_header_bytes, " bytes (not a safetensors file?)"));
     if (header_size > bytes_.size() - 8)
       fail(tinydl::detail::concat("header length ", header_size, " runs past the end of the ", bytes_.size(),
-                          "-byte file (truncated?)"));
+                                  "-byte file (truncated?)"));
     data_start_ = 8 + static_cast<std::size_t>(header_size);
     const std::string header(bytes_.data() + 8, static_cast<std::size_t>(header_size));
     if (header.empty() || header[0] != '{') fail("header is not a JSON object (it must start with '{')");
@@ -281,7 +332,8 @@ private:
       if (name == "__metadata__") {
         if (!value.is_object()) fail("__metadata__ is not a map of strings");
         for (const auto& [key, text] : value.items()) {
-          if (!text.is_string()) fail(tinydl::detail::concat("__metadata__ entry '", key, "' is not a string"));
+          if (!text.is_string())
+            fail(tinydl::detail::concat("__metadata__ entry '", key, "' is not a string"));
           metadata_[key] = text.get<std::string>();
         }
         continue;
@@ -300,24 +352,28 @@ private:
     for (const std::string& name : order_) {
       const TensorInfo& entry = tensors_[name];
       if (entry.begin < position)
-        fail(tinydl::detail::concat("tensor '", name, "' bytes [", entry.begin, ", ", entry.end, ") overlap tensor '",
-                            *previous, "'"));
+        fail(tinydl::detail::concat("tensor '", name, "' bytes [", entry.begin, ", ", entry.end,
+                                    ") overlap tensor '", *previous, "'"));
       if (entry.begin > position)
-        fail(tinydl::detail::concat("bytes [", position, ", ", entry.begin, ") of the data belong to no tensor"));
+        fail(tinydl::detail::concat("bytes [", position, ", ", entry.begin,
+                                    ") of the data belong to no tensor"));
       position = entry.end;
       previous = &name;
     }
     if (position != data_size)
-      fail(tinydl::detail::concat(data_size - position, " bytes of trailing garbage after the last tensor (data is ",
-                          data_size, " bytes, tensors end at ", position, ")"));
+      fail(tinydl::detail::concat(data_size - position,
+                                  " bytes of trailing garbage after the last tensor (data is ", data_size,
+                                  " bytes, tensors end at ", position, ")"));
   }
 
-  TensorInfo parse_entry(const std::string& name, const nlohmann::json& value, std::uint64_t data_size) const {
+  TensorInfo parse_entry(const std::string& name, const nlohmann::json& value,
+                         std::uint64_t data_size) const {
     const std::string what = "tensor '" + name + "': ";
     if (!value.is_object()) fail(what + "entry is not a JSON object");
     for (const auto& [key, unused] : value.items()) {
       (void)unused;
-      if (key != "dtype" && key != "shape" && key != "data_offsets") fail(what + "unexpected field '" + key + "'");
+      if (key != "dtype" && key != "shape" && key != "data_offsets")
+        fail(what + "unexpected field '" + key + "'");
     }
     TensorInfo entry;
     const auto dtype = value.find("dtype");
@@ -341,19 +397,21 @@ private:
       fail(what + "shape " + entry.shape_string() + " overflows");
 
     const auto offsets = value.find("data_offsets");
-    if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
-        !(*offsets)[1].is_number_unsigned())
+    if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 ||
+        !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
       fail(what + "\"data_offsets\" must be two non-negative integers [begin, end]");
     entry.begin = (*offsets)[0].get<std::uint64_t>();
     entry.end = (*offsets)[1].get<std::uint64_t>();
     if (entry.begin > entry.end)
-      fail(tinydl::detail::concat(what, "data_offsets [", entry.begin, ", ", entry.end, "] end before they begin"));
+      fail(tinydl::detail::concat(what, "data_offsets [", entry.begin, ", ", entry.end,
+                                  "] end before they begin"));
     if (entry.end > data_size)
-      fail(tinydl::detail::concat(what, "data_offsets [", entry.begin, ", ", entry.end, "] lie outside the ", data_size,
-                          " bytes of data (truncated file?)"));
+      fail(tinydl::detail::concat(what, "data_offsets [", entry.begin, ", ", entry.end, "] lie outside the ",
+                                  data_size, " bytes of data (truncated file?)"));
     if (entry.end - entry.begin != numel * element)
-      fail(tinydl::detail::concat(what, "shape ", entry.shape_string(), " of ", dtype_name(entry.dtype), " needs ",
-                          numel * element, " bytes but data_offsets span ", entry.end - entry.begin));
+      fail(tinydl::detail::concat(what, "shape ", entry.shape_string(), " of ", dtype_name(entry.dtype),
+                                  " needs ", numel * element, " bytes but data_offsets span ",
+                                  entry.end - entry.begin));
     return entry;
   }
 
@@ -368,7 +426,7 @@ private:
 /// Builds a safetensors file: add tensors and metadata, then `write` (atomic) or `serialize`.
 /// Tensors are copied when added, so the sources may change afterwards.
 class SafetensorsWriter {
-public:
+ public:
   /// Sets a `__metadata__` entry.
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
@@ -386,15 +444,16 @@ public:
 
   /// Adds a tensor given as raw little-endian bytes of `dtype` and an explicit shape (may be
   /// empty for a scalar). Throws `ConfigError` if the byte count does not match or the name is taken.
-  void add_raw(const std::string& name, Dtype dtype, const std::vector<std::uint64_t>& shape, const void* data,
-               std::size_t bytes) {
-    check<ConfigError>(!name.empty() && name != "__metadata__", "safetensors: invalid tensor name '", name, "'");
+  void add_raw(const std::string& name, Dtype dtype, const std::vector<std::uint64_t>& shape,
+               const void* data, std::size_t bytes) {
+    check<ConfigError>(!name.empty() && name != "__metadata__", "safetensors: invalid tensor name '", name,
+                       "'");
     check<ConfigError>(entries_.count(name) == 0, "safetensors: tensor '", name, "' added twice");
     TensorInfo info{dtype, shape, 0, 0};
     if (info.numel() * dtype_size(dtype) != bytes)
-      throw ConfigError(tinydl::detail::concat("safetensors: tensor '", name, "' ", info.shape_string(), " of ",
-                                               dtype_name(dtype), " needs ", info.numel() * dtype_size(dtype),
-                                               " bytes, got ", bytes));
+      throw ConfigError(tinydl::detail::concat("safetensors: tensor '", name, "' ", info.shape_string(),
+                                               " of ", dtype_name(dtype), " needs ",
+                                               info.numel() * dtype_size(dtype), " bytes, got ", bytes));
     const char* begin = static_cast<const char*>(data);
     entries_[name] = {info, std::vector<char>(begin, begin + bytes)};
     order_.push_back(name);
@@ -408,7 +467,9 @@ public:
     std::uint64_t offset = 0;
     for (const std::string& name : order_) {
       const auto& [info, data] = entries_.at(name);
-      header[name] = {{"dtype", dtype_name(info.dtype)}, {"shape", info.shape}, {"data_offsets", {offset, offset + data.size()}}};
+      header[name] = {{"dtype", dtype_name(info.dtype)},
+                      {"shape", info.shape},
+                      {"data_offsets", {offset, offset + data.size()}}};
       offset += data.size();
     }
     std::string text = header.dump();
@@ -430,7 +491,7 @@ public:
   /// Writes the file atomically (temporary file + rename). Throws `IoError` on failure.
   void write(const std::string& path) const { write_file_atomically(path, serialize()); }
 
-private:
+ private:
   std::map<std::string, std::string> metadata_;
   std::map<std::string, std::pair<TensorInfo, std::vector<char>>> entries_;
   std::vector<std::string> order_;

@@ -56,17 +56,19 @@ inline double total(const double* lanes) {
 
 /// Per-channel mean and biased variance (two passes: the mean, then squared deviations from it).
 template <typename T>
-void batchnorm_statistics(std::size_t n, std::size_t channels, std::size_t plane, const T* x, T* mean, T* var) {
+void batchnorm_statistics(std::size_t n, std::size_t channels, std::size_t plane, const T* x, T* mean,
+                          T* var) {
   const double count = static_cast<double>(n * plane);
   detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
     double sums[detail::sum_lanes] = {};
     for (std::size_t b = 0; b < n; ++b)
-      detail::add_to_lanes(x + (b * channels + c) * plane, plane, [](double v) { return v; }, sums);
+      detail::add_to_lanes(
+          x + (b * channels + c) * plane, plane, [](double v) { return v; }, sums);
     const double mu = detail::total(sums) / count;
     double squares[detail::sum_lanes] = {};
     for (std::size_t b = 0; b < n; ++b)
-      detail::add_to_lanes(x + (b * channels + c) * plane, plane, [mu](double v) { return (v - mu) * (v - mu); },
-                           squares);
+      detail::add_to_lanes(
+          x + (b * channels + c) * plane, plane, [mu](double v) { return (v - mu) * (v - mu); }, squares);
     mean[c] = static_cast<T>(mu);
     var[c] = static_cast<T>(detail::total(squares) / count);
   });
@@ -90,8 +92,8 @@ void batchnorm_normalize(std::size_t n, std::size_t channels, std::size_t plane,
 /// `batch_statistics`: whether mean and invstd were computed from this batch (training) or fixed.
 template <typename T>
 void batchnorm_backward(std::size_t n, std::size_t channels, std::size_t plane, const T* x, const T* dy,
-                        const T* mean, const T* invstd, const T* gamma, bool batch_statistics, T* dx, T* dgamma,
-                        T* dbeta) {
+                        const T* mean, const T* invstd, const T* gamma, bool batch_statistics, T* dx,
+                        T* dgamma, T* dbeta) {
   const double count = static_cast<double>(n * plane);
   detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
     const double mu = mean[c], inv = invstd[c];

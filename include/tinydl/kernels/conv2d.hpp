@@ -137,7 +137,8 @@ void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T*
     const T* col = detail::columns_of(c, x + first * c.in_image(), count, scratch.columns, thread);
     // y = W col + b, straight into y for one image, else into staging and then out to NCHW
     T* out = count == 1 ? y + first * c.out_image() : scratch.staging.get(thread);
-    gemm(Trans::no, Trans::no, c.filters, width, patch, T(1), weight, patch, col, width, T(0), out, width, epilogue);
+    gemm(Trans::no, Trans::no, c.filters, width, patch, T(1), weight, patch, col, width, T(0), out, width,
+         epilogue);
     if (count > 1) detail::scatter_images(out, c.filters, count, pixels, y + first * c.out_image());
   });
 }
@@ -171,18 +172,21 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
       const T* col = detail::columns_of(c, x + b * in_image, count, scratch.columns, thread);
       // dW_group (+)= dy_b col^T (for a first layer's 3x3 patch of one channel, 9 columns, the
       // GEMM computes it as dot products)
-      gemm(Trans::no, Trans::yes, c.filters, patch, width, T(1), dy_b, width, col, width, b == first ? T(0) : T(1),
-           dw, patch);
+      gemm(Trans::no, Trans::yes, c.filters, patch, width, T(1), dy_b, width, col, width,
+           b == first ? T(0) : T(1), dw, patch);
       add_row_sums(c.filters, width, dy_b, width, db);
       if (!dx) continue;
       T* dx_b = dx + b * in_image;
       if (c.pointwise()) {  // dx_b = W^T dy_b directly (pointwise layers run one image at a time)
-        gemm(Trans::yes, Trans::no, patch, pixels, c.filters, T(1), weight, patch, dy_b, pixels, T(0), dx_b, pixels);
+        gemm(Trans::yes, Trans::no, patch, pixels, c.filters, T(1), weight, patch, dy_b, pixels, T(0), dx_b,
+             pixels);
       } else {  // dcol = W^T dy_b into the column buffer (col is no longer needed), then col2im
         T* dcol = scratch.columns.get(thread);
-        gemm(Trans::yes, Trans::no, patch, width, c.filters, T(1), weight, patch, dy_b, width, T(0), dcol, width);
+        gemm(Trans::yes, Trans::no, patch, width, c.filters, T(1), weight, patch, dy_b, width, T(0), dcol,
+             width);
         std::fill(dx_b, dx_b + count * in_image, T(0));
-        for (std::size_t i = 0; i < count; ++i) col2im(c.window, dcol + i * pixels, width, dx_b + i * in_image);
+        for (std::size_t i = 0; i < count; ++i)
+          col2im(c.window, dcol + i * pixels, width, dx_b + i * in_image);
       }
     }
   });

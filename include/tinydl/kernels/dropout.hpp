@@ -16,7 +16,8 @@
 namespace tinydl::kernels {
 
 /// mask[i] = 1 with probability `keep` (0 <= keep <= 1), else 0, for i < n.
-inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_t n, double keep, std::uint8_t* mask) {
+inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_t n, double keep,
+                         std::uint8_t* mask) {
   const std::uint64_t threshold = static_cast<std::uint64_t>(keep * 4294967296.0);  // keep * 2^32
   const std::size_t blocks = (n + 3) / 4, blocks_per_task = 4096;
   parallel_for((blocks + blocks_per_task - 1) / blocks_per_task, [&](std::size_t task, int) {

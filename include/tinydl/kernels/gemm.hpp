@@ -93,19 +93,19 @@ namespace detail {
 /// sets), and packing wins: see `gemm_in_place_b_max_rows`.
 template <typename T>
 struct BBlock {
-  const T* data;           // panel p starts at data + p * panel_step
-  std::size_t ld;          // stride between the k rows of a panel
-  std::size_t panel_step;  // NR * kc when packed, NR when in place
-  const T* ragged_panel;   // packed copy of a last panel narrower than NR (stride NR), or null
-  const T* next = nullptr;  // in place: the B block these loops read next (same stride), or null
+  const T* data;              // panel p starts at data + p * panel_step
+  std::size_t ld;             // stride between the k rows of a panel
+  std::size_t panel_step;     // NR * kc when packed, NR when in place
+  const T* ragged_panel;      // packed copy of a last panel narrower than NR (stride NR), or null
+  const T* next = nullptr;    // in place: the B block these loops read next (same stride), or null
   std::size_t next_cols = 0;  // its width
 };
 
 /// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
 /// whole output (so the bias vectors can be indexed).
 template <typename T>
-void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0, std::size_t m, std::size_t n,
-                    T* c, std::size_t ldc) {
+void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0, std::size_t m,
+                    std::size_t n, T* c, std::size_t ldc) {
   for (std::size_t i = 0; i < m; ++i) {
     T* row = c + i * ldc;
     const T rb = e.row_bias ? e.row_bias[row0 + i] : T(0);
@@ -122,8 +122,8 @@ void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0
 /// is applied to each tile while it is still in L1; (row0, col0) is the position of `c` in the
 /// whole output.
 template <typename T>
-void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const BBlock<T>& b_block, T alpha,
-                  T beta, T* c, std::size_t ldc, const GemmEpilogue<T>* epilogue, std::size_t row0,
+void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_block, const BBlock<T>& b_block,
+                  T alpha, T beta, T* c, std::size_t ldc, const GemmEpilogue<T>* epilogue, std::size_t row0,
                   std::size_t col0) {
   constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr;
   const MicroKernel<T> full_tile = microkernel_for<T>(MR, NR);
@@ -144,7 +144,8 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
       // lines per row of B) the hardware prefetchers do not follow.
       const bool fetch_next = i0 == MR && b_block.next && j0 < b_block.next_cols;
       const T* prefetch = fetch_next ? b_block.next + j0 : b_panel + 16 * ldb;
-      kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols, prefetch, fetch_next ? b_block.ld : ldb);
+      kernel(kc, a_panel, b_panel, ldb, alpha, beta, c_tile, ldc, cols, prefetch,
+             fetch_next ? b_block.ld : ldb);
       if (epilogue) apply_epilogue(*epilogue, row0 + i0, col0 + j0, rows, cols, c_tile, ldc);
     }
   }
@@ -158,7 +159,9 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
                  const GemmEpilogue<T>& epilogue, std::size_t row0, std::size_t col0) {
   using Blk = GemmBlocking<T>;
   GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
-  const auto a_source = [&](std::size_t i0, std::size_t p0) { return trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0; };
+  const auto a_source = [&](std::size_t i0, std::size_t p0) {
+    return trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
+  };
 
   // When all of op(A) fits in the A buffer (few rows: a conv layer's 32 or 64 output channels),
   // it is packed once here, one KC slice after another, instead of once per NC column block.
@@ -249,9 +252,11 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   };
   // Few columns and a long k with both operands k-contiguous: dot products (gemm_dot.hpp), split by rows.
   const bool dot = tb && !ta && n < dot_max_columns && k >= dot_min_depth;
-  const bool split_columns =
-      !dot && busiest(n, line) * round_up(m, MR) <= busiest(m, MR) * round_up(n, line);
-  const std::size_t step = split_columns ? line : dot ? detail::dot_rows_a : MR, extent = split_columns ? n : m;
+  const bool split_columns = !dot && busiest(n, line) * round_up(m, MR) <= busiest(m, MR) * round_up(n, line);
+  const std::size_t step = split_columns ? line
+                           : dot         ? detail::dot_rows_a
+                                         : MR,
+                    extent = split_columns ? n : m;
   const std::size_t tiles = (extent + step - 1) / step;
 
   auto run_part = [&](std::size_t part, std::size_t parts) {
@@ -272,8 +277,8 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
     } else {
       const T* a_part = ta ? a + i0 : a + i0 * lda;
       const T* b_part = tb ? b + j0 * ldb : b + j0;
-      detail::gemm_serial(ta, tb, rows, cols, k, alpha, a_part, lda, b_part, ldb, beta, c_part, ldc, epilogue, i0,
-                          j0);
+      detail::gemm_serial(ta, tb, rows, cols, k, alpha, a_part, lda, b_part, ldb, beta, c_part, ldc, epilogue,
+                          i0, j0);
     }
   };
 

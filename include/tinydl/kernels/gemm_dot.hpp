@@ -142,8 +142,8 @@ void gemm_dot_products(std::size_t m, std::size_t n, std::size_t k, T alpha, con
                        std::size_t scratch_size) {
   const std::size_t slab = scratch_size / dot_lanes_size<T>(detail::dot_rows_a, n) * detail::dot_rows_a;
   for (std::size_t i0 = 0; i0 < m; i0 += slab)
-    detail::dot_products_slab(std::min(slab, m - i0), n, k, alpha, a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc,
-                              ldc, scratch);
+    detail::dot_products_slab(std::min(slab, m - i0), n, k, alpha, a + i0 * lda, lda, b, ldb, beta,
+                              c + i0 * ldc, ldc, scratch);
 }
 
 #else

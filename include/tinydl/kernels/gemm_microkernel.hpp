@@ -57,8 +57,9 @@ inline void prefetch_tile(const T* c, std::size_t ldc) {
 /// One micro-kernel call: `rows` x `cols` of C (at most MR x NR) from an A micro-panel (MR values
 /// per k, the first `rows` used) and a B micro-panel whose first `cols` columns are used.
 template <typename T>
-using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                             T* c, std::size_t ldc, std::size_t cols, const T* prefetch, std::size_t prefetch_ld);
+using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha,
+                             T beta, T* c, std::size_t ldc, std::size_t cols, const T* prefetch,
+                             std::size_t prefetch_ld);
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
@@ -69,8 +70,8 @@ using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel,
 /// Every element of C gets the same arithmetic in every instance (one FMA chain over k, then
 /// alpha and beta), which keeps results independent of where tile boundaries fall.
 template <typename T, std::size_t Rows, std::size_t Vectors>
-void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta, T* c,
-                      std::size_t ldc, std::size_t cols, const T* prefetch, std::size_t prefetch_ld) {
+void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                      T* c, std::size_t ldc, std::size_t cols, const T* prefetch, std::size_t prefetch_ld) {
   using V = Simd<T>;
   using Reg = typename V::Reg;
   constexpr std::size_t MR = MicroTile<T>::mr, W = V::width;
@@ -149,8 +150,8 @@ MicroKernel<T> microkernel_for(std::size_t rows, std::size_t cols) {
 /// Portable micro-kernel: the same contract as the vector one, in plain loops. Edge blocks are
 /// computed as whole MR x NR tiles and only `rows` x `cols` of them stored.
 template <typename T>
-void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta, T* c,
-                      std::size_t ldc, std::size_t rows, std::size_t cols) {
+void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                      T* c, std::size_t ldc, std::size_t rows, std::size_t cols) {
   constexpr std::size_t MR = MicroTile<T>::mr, NR = MicroTile<T>::nr;
   T sum[MR][NR] = {};
   for (std::size_t k = 0; k < kc; ++k) {
@@ -167,8 +168,8 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
 }
 
 template <typename T, std::size_t Rows>
-void gemm_microkernel_rows(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                           T* c, std::size_t ldc, std::size_t cols, const T* /*prefetch*/,
+void gemm_microkernel_rows(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha,
+                           T beta, T* c, std::size_t ldc, std::size_t cols, const T* /*prefetch*/,
                            std::size_t /*prefetch_ld*/) {
   gemm_microkernel<T>(kc, a_panel, b_panel, ldb, alpha, beta, c, ldc, Rows, cols);
 }

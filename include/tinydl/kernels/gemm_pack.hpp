@@ -150,7 +150,7 @@ template <std::size_t NR, typename T>
 void pack_b_panel(bool transposed, std::size_t kc, std::size_t n, const T* b, std::size_t ldb, T* packed) {
   for (std::size_t j0 = 0; j0 < n; j0 += NR) {
     const std::size_t cols = std::min(NR, n - j0);
-    if (!transposed) {  // each k is a contiguous run of columns
+    if (!transposed) {   // each k is a contiguous run of columns
       if (cols == NR) {  // a fixed-size copy the compiler turns into NR / width vector moves
         for (std::size_t k = 0; k < kc; ++k, packed += NR)
           for (std::size_t c = 0; c < NR; ++c) packed[c] = b[k * ldb + j0 + c];

@@ -90,13 +90,18 @@ void for_each_patch_row(const Window2d& g, Visit&& visit) {
   for (std::size_t c = 0; c < g.channels; ++c)
     for (std::size_t i = 0; i < g.kernel_h; ++i) {
       std::size_t oh_first, oh_last;
-      if (cached) oh_first = oh_range[i][0], oh_last = oh_range[i][1];
-      else detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
+      if (cached)
+        oh_first = oh_range[i][0], oh_last = oh_range[i][1];
+      else
+        detail::valid_output_range(g.out_h(), g.in_h, g.stride_h, g.pad_h, i, oh_first, oh_last);
       for (std::size_t j = 0; j < g.kernel_w; ++j) {
         std::size_t ow_first, ow_last;
-        if (cached) ow_first = ow_range[j][0], ow_last = ow_range[j][1];
-        else detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
-        visit((c * g.kernel_h + i) * g.kernel_w + j, c * g.in_h * g.in_w, i, j, oh_first, oh_last, ow_first, ow_last);
+        if (cached)
+          ow_first = ow_range[j][0], ow_last = ow_range[j][1];
+        else
+          detail::valid_output_range(g.out_w(), g.in_w, g.stride_w, g.pad_w, j, ow_first, ow_last);
+        visit((c * g.kernel_h + i) * g.kernel_w + j, c * g.in_h * g.in_w, i, j, oh_first, oh_last, ow_first,
+              ow_last);
       }
     }
 }
@@ -105,29 +110,30 @@ void for_each_patch_row(const Window2d& g, Visit&& visit) {
 template <typename T>
 void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
   const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
-  for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
-                            std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
-    T* row = col + r * ld_col;
-    // Output rows whose input row is padding are zeros; in the others, the columns that read the
-    // padding (a pixel or two at each end) are zeros and the rest is copied.
-    std::fill(row, row + oh_first * ow_n, T(0));
-    std::fill(row + oh_last * ow_n, row + oh_n * ow_n, T(0));
-    if (oh_first == oh_last) return;
-    for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
-      std::fill(row + oh * ow_n, row + oh * ow_n + ow_first, T(0));
-      std::fill(row + oh * ow_n + ow_last, row + (oh + 1) * ow_n, T(0));
-    }
-    if (ow_first == ow_last) return;
-    const T* in = x + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
-    T* out = row + oh_first * ow_n;
-    if (g.stride_w == 1) {
-      detail::transfer_runs<false>(in + ow_first + j - g.pad_w, g.stride_h * g.in_w, oh_last - oh_first,
-                                   ow_last - ow_first, out + ow_first, ow_n);
-    } else {
-      for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += g.stride_h * g.in_w, out += ow_n)
-        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in[ow * g.stride_w + j - g.pad_w];
-    }
-  });
+  for_each_patch_row(
+      g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
+             std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
+        T* row = col + r * ld_col;
+        // Output rows whose input row is padding are zeros; in the others, the columns that read the
+        // padding (a pixel or two at each end) are zeros and the rest is copied.
+        std::fill(row, row + oh_first * ow_n, T(0));
+        std::fill(row + oh_last * ow_n, row + oh_n * ow_n, T(0));
+        if (oh_first == oh_last) return;
+        for (std::size_t oh = oh_first; oh < oh_last; ++oh) {
+          std::fill(row + oh * ow_n, row + oh * ow_n + ow_first, T(0));
+          std::fill(row + oh * ow_n + ow_last, row + (oh + 1) * ow_n, T(0));
+        }
+        if (ow_first == ow_last) return;
+        const T* in = x + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
+        T* out = row + oh_first * ow_n;
+        if (g.stride_w == 1) {
+          detail::transfer_runs<false>(in + ow_first + j - g.pad_w, g.stride_h * g.in_w, oh_last - oh_first,
+                                       ow_last - ow_first, out + ow_first, ow_n);
+        } else {
+          for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += g.stride_h * g.in_w, out += ow_n)
+            for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in[ow * g.stride_w + j - g.pad_w];
+        }
+      });
 }
 
 /// Adds the column matrix `col` of one image back onto `dx` (C, H, W): the adjoint of im2col.
@@ -135,19 +141,20 @@ void im2col(const Window2d& g, const T* x, T* col, std::size_t ld_col) {
 template <typename T>
 void col2im(const Window2d& g, const T* col, std::size_t ld_col, T* dx) {
   const std::size_t ow_n = g.out_w();
-  for_each_patch_row(g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
-                            std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
-    if (oh_first == oh_last || ow_first == ow_last) return;  // the window sees only padding
-    const T* in = col + r * ld_col + oh_first * ow_n;
-    T* out = dx + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
-    if (g.stride_w == 1) {
-      detail::transfer_runs<true>(in + ow_first, ow_n, oh_last - oh_first, ow_last - ow_first,
-                                  out + ow_first + j - g.pad_w, g.stride_h * g.in_w);
-    } else {
-      for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += ow_n, out += g.stride_h * g.in_w)
-        for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow * g.stride_w + j - g.pad_w] += in[ow];
-    }
-  });
+  for_each_patch_row(
+      g, [&](std::size_t r, std::size_t plane, std::size_t i, std::size_t j, std::size_t oh_first,
+             std::size_t oh_last, std::size_t ow_first, std::size_t ow_last) {
+        if (oh_first == oh_last || ow_first == ow_last) return;  // the window sees only padding
+        const T* in = col + r * ld_col + oh_first * ow_n;
+        T* out = dx + plane + (oh_first * g.stride_h + i - g.pad_h) * g.in_w;  // input row of oh_first
+        if (g.stride_w == 1) {
+          detail::transfer_runs<true>(in + ow_first, ow_n, oh_last - oh_first, ow_last - ow_first,
+                                      out + ow_first + j - g.pad_w, g.stride_h * g.in_w);
+        } else {
+          for (std::size_t oh = oh_first; oh < oh_last; ++oh, in += ow_n, out += g.stride_h * g.in_w)
+            for (std::size_t ow = ow_first; ow < ow_last; ++ow) out[ow * g.stride_w + j - g.pad_w] += in[ow];
+        }
+      });
 }
 
 }  // namespace tinydl::kernels

@@ -36,8 +36,10 @@ void adam_update(std::size_t n, const AdamStep<T>& step, T* p, const T* g, T* m,
     std::size_t i = begin;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     using V = Simd<T>;
-    const auto vb1 = V::set1(b1), vb2 = V::set1(b2), vc1 = V::set1(c1), vc2 = V::set1(c2), veps = V::set1(eps);
-    const auto vlr = V::set1(lr), vcorrection = V::set1(correction), vdecay = V::set1(decay), vshrink = V::set1(shrink);
+    const auto vb1 = V::set1(b1), vb2 = V::set1(b2), vc1 = V::set1(c1), vc2 = V::set1(c2),
+               veps = V::set1(eps);
+    const auto vlr = V::set1(lr), vcorrection = V::set1(correction), vdecay = V::set1(decay),
+               vshrink = V::set1(shrink);
     for (; i + V::width <= end; i += V::width) {
       const auto value = V::mul(V::load(p + i), vshrink);
       const auto grad = V::fmadd(vdecay, value, V::load(g + i));

@@ -39,16 +39,17 @@ inline bool replaces(T v, T best) {
 /// Up to 16 windows of one output row at once (`count` of them, 1 to 16): `top` and `bottom`
 /// point at the 2 * count input values of each row; `first` is the plane index of top[0]. Same
 /// rules as the scalar loop below. Masked loads and stores never touch memory past the row.
-inline void maxpool_2x2_16(const float* top, const float* bottom, std::int32_t first, std::int32_t below, float* out,
-                           std::int32_t* arg, std::size_t count) {
+inline void maxpool_2x2_16(const float* top, const float* bottom, std::int32_t first, std::int32_t below,
+                           float* out, std::int32_t* arg, std::size_t count) {
   const __mmask16 lanes = static_cast<__mmask16>((1u << count) - 1);
   const __mmask16 low = static_cast<__mmask16>(count >= 8 ? 0xFFFF : (1u << (2 * count)) - 1);
   const __mmask16 high = static_cast<__mmask16>(count <= 8 ? 0 : (1u << (2 * count - 16)) - 1);
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
   auto replaces = [](__m512 v, __m512 best) {  // v > best, or v NaN and best not
-    return static_cast<__mmask16>(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                                  (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)));
+    return static_cast<__mmask16>(
+        _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+        (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)));
   };
   const __m512 t0 = _mm512_maskz_loadu_ps(low, top), t1 = _mm512_maskz_loadu_ps(high, top + 16);
   const __m512 b0 = _mm512_maskz_loadu_ps(low, bottom), b1 = _mm512_maskz_loadu_ps(high, bottom + 16);
@@ -79,13 +80,14 @@ void maxpool_2x2_plane(std::size_t in_h, std::size_t in_w, const T* plane, T* ou
     const T* bottom = top + in_w;
     T* out_row = out + oh * ow_n;
     std::int32_t* arg_row = arg + oh * ow_n;
-    const std::int32_t first = static_cast<std::int32_t>(2 * oh * in_w), below = static_cast<std::int32_t>(in_w);
+    const std::int32_t first = static_cast<std::int32_t>(2 * oh * in_w),
+                       below = static_cast<std::int32_t>(in_w);
     std::size_t ow = 0;
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
       for (; ow < ow_n; ow += 16)
-        maxpool_2x2_16(top + 2 * ow, bottom + 2 * ow, first + static_cast<std::int32_t>(2 * ow), below, out_row + ow,
-                       arg_row + ow, std::min<std::size_t>(16, ow_n - ow));
+        maxpool_2x2_16(top + 2 * ow, bottom + 2 * ow, first + static_cast<std::int32_t>(2 * ow), below,
+                       out_row + ow, arg_row + ow, std::min<std::size_t>(16, ow_n - ow));
 #endif
     for (; ow < ow_n; ++ow) {
       const T tl = top[2 * ow], tr = top[2 * ow + 1], bl = bottom[2 * ow], br = bottom[2 * ow + 1];
@@ -93,7 +95,8 @@ void maxpool_2x2_plane(std::size_t in_h, std::size_t in_w, const T* plane, T* ou
       const T best_top = right_top ? tr : tl, best_bottom = right_bottom ? br : bl;
       const bool from_bottom = replaces(best_bottom, best_top);
       out_row[ow] = from_bottom ? best_bottom : best_top;
-      const std::int32_t column = static_cast<std::int32_t>(2 * ow) + (from_bottom ? right_bottom : right_top);
+      const std::int32_t column =
+          static_cast<std::int32_t>(2 * ow) + (from_bottom ? right_bottom : right_top);
       arg_row[ow] = first + column + (from_bottom ? below : 0);
     }
   }
@@ -107,8 +110,8 @@ template <typename T>
 void maxpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, std::int32_t* argmax) {
   const std::size_t in_size = g.in_h * g.in_w, oh_n = g.out_h(), ow_n = g.out_w(), out_size = oh_n * ow_n;
   const long n = static_cast<long>(planes);
-  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-                          g.pad_w == 0;
+  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 &&
+                          g.pad_h == 0 && g.pad_w == 0;
 #pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
   for (long p = 0; p < n; ++p) {
     const T* plane = x + static_cast<std::size_t>(p) * in_size;

@@ -2,7 +2,8 @@
 /// @file softmax.hpp
 /// Row-wise softmax and log-sum-exp, stable for large logits: with m = max_j x_j,
 ///
-///     log sum_j exp(x_j) = m + log sum_j exp(x_j - m)        softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m)
+///     log sum_j exp(x_j) = m + log sum_j exp(x_j - m)        softmax(x)_j = exp(x_j - m) / sum_k exp(x_k -
+///     m)
 ///
 /// so no exponent exceeds 0 and logits of +-1e4 neither overflow nor lose the answer.
 
@@ -28,7 +29,8 @@ void softmax_rows(std::size_t rows, std::size_t cols, const T* x, T* y) {
     const T* in = x + r * cols;
     T* out = y + r * cols;
     const double lse = log_sum_exp(cols, in);
-    for (std::size_t j = 0; j < cols; ++j) out[j] = static_cast<T>(std::exp(static_cast<double>(in[j]) - lse));
+    for (std::size_t j = 0; j < cols; ++j)
+      out[j] = static_cast<T>(std::exp(static_cast<double>(in[j]) - lse));
   }
 }
 

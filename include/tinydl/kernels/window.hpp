@@ -28,15 +28,15 @@ struct Window2d {
   /// Throws `ConfigError` naming `who` if the window is empty, has a zero stride, or does not fit
   /// in the padded image.
   void validate(const char* who) const {
-    check<ConfigError>(channels > 0 && in_h > 0 && in_w > 0, who, ": empty input (", channels, ", ", in_h, ", ",
-                       in_w, ")");
-    check<ConfigError>(kernel_h > 0 && kernel_w > 0, who, ": kernel must be at least 1x1, got ", kernel_h, "x",
-                       kernel_w);
+    check<ConfigError>(channels > 0 && in_h > 0 && in_w > 0, who, ": empty input (", channels, ", ", in_h,
+                       ", ", in_w, ")");
+    check<ConfigError>(kernel_h > 0 && kernel_w > 0, who, ": kernel must be at least 1x1, got ", kernel_h,
+                       "x", kernel_w);
     check<ConfigError>(stride_h > 0 && stride_w > 0, who, ": stride must be at least 1, got ", stride_h, "x",
                        stride_w);
-    check<ConfigError>(in_h + 2 * pad_h >= kernel_h && in_w + 2 * pad_w >= kernel_w, who, ": a ", kernel_h, "x",
-                       kernel_w, " kernel does not fit a ", in_h, "x", in_w, " input padded by (", pad_h, ", ", pad_w,
-                       ")");
+    check<ConfigError>(in_h + 2 * pad_h >= kernel_h && in_w + 2 * pad_w >= kernel_w, who, ": a ", kernel_h,
+                       "x", kernel_w, " kernel does not fit a ", in_h, "x", in_w, " input padded by (", pad_h,
+                       ", ", pad_w, ")");
   }
 };
 

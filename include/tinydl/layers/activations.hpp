@@ -21,8 +21,14 @@ struct Relu {
   static constexpr const char* type = "ReLU";
   // NaN passes through, as in PyTorch (a "x > 0 ? x : 0" maps it to 0: a NaN input then trains
   // on silently with a finite loss). Every other value, -0 included, gives what it always did.
-  template <typename T> T value(T x) const { return x > T(0) || x != x ? x : T(0); }
-  template <typename T> T derivative(T x, T) const { return x > T(0) ? T(1) : T(0); }
+  template <typename T>
+  T value(T x) const {
+    return x > T(0) || x != x ? x : T(0);
+  }
+  template <typename T>
+  T derivative(T x, T) const {
+    return x > T(0) ? T(1) : T(0);
+  }
   nlohmann::json config() const { return nlohmann::json::object(); }
 };
 
@@ -30,28 +36,44 @@ struct Relu {
 struct LeakyRelu {
   static constexpr const char* type = "LeakyReLU";
   double negative_slope = 0.01;
-  template <typename T> T value(T x) const { return x > T(0) ? x : static_cast<T>(negative_slope) * x; }
-  template <typename T> T derivative(T x, T) const { return x > T(0) ? T(1) : static_cast<T>(negative_slope); }
+  template <typename T>
+  T value(T x) const {
+    return x > T(0) ? x : static_cast<T>(negative_slope) * x;
+  }
+  template <typename T>
+  T derivative(T x, T) const {
+    return x > T(0) ? T(1) : static_cast<T>(negative_slope);
+  }
   nlohmann::json config() const { return {{"negative_slope", negative_slope}}; }
 };
 
 /// f(x) = 1 / (1 + e^-x), computed without overflow for large |x|;  f'(x) = y (1 - y).
 struct Sigmoid {
   static constexpr const char* type = "Sigmoid";
-  template <typename T> T value(T x) const {
+  template <typename T>
+  T value(T x) const {
     if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
     const T e = std::exp(x);
     return e / (T(1) + e);
   }
-  template <typename T> T derivative(T, T y) const { return y * (T(1) - y); }
+  template <typename T>
+  T derivative(T, T y) const {
+    return y * (T(1) - y);
+  }
   nlohmann::json config() const { return nlohmann::json::object(); }
 };
 
 /// f(x) = tanh(x);  f'(x) = 1 - y^2.
 struct Tanh {
   static constexpr const char* type = "Tanh";
-  template <typename T> T value(T x) const { return std::tanh(x); }
-  template <typename T> T derivative(T, T y) const { return T(1) - y * y; }
+  template <typename T>
+  T value(T x) const {
+    return std::tanh(x);
+  }
+  template <typename T>
+  T derivative(T, T y) const {
+    return T(1) - y * y;
+  }
   nlohmann::json config() const { return nlohmann::json::object(); }
 };
 
@@ -60,7 +82,7 @@ struct Tanh {
 /// A layer applying `Function` to every element; any input shape.
 template <typename T, typename Function>
 class Pointwise : public Layer<T> {
-public:
+ public:
   /// Arguments, if any, initialise the function: `LeakyReLU<float>(0.2)`.
   template <typename... Args>
   explicit Pointwise(Args... args) : f_{args...} {}
@@ -75,7 +97,7 @@ public:
 
   nlohmann::json config() const override { return f_.config(); }
 
-protected:
+ protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     // Plain pointers and a copy of f: the loop then vectorises (nothing it stores can alias them).
     parallel_ranges(x.size(), [f = f_, in = x.data(), out = y.data()](std::size_t begin, std::size_t end) {
@@ -92,13 +114,17 @@ protected:
     });
   }
 
-private:
+ private:
   Function f_;
 };
 
-template <typename T> using ReLU = Pointwise<T, activation::Relu>;
-template <typename T> using LeakyReLU = Pointwise<T, activation::LeakyRelu>;
-template <typename T> using Sigmoid = Pointwise<T, activation::Sigmoid>;
-template <typename T> using Tanh = Pointwise<T, activation::Tanh>;
+template <typename T>
+using ReLU = Pointwise<T, activation::Relu>;
+template <typename T>
+using LeakyReLU = Pointwise<T, activation::LeakyRelu>;
+template <typename T>
+using Sigmoid = Pointwise<T, activation::Sigmoid>;
+template <typename T>
+using Tanh = Pointwise<T, activation::Tanh>;
 
 }  // namespace tinydl

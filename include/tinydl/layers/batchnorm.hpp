@@ -25,9 +25,10 @@ namespace tinydl {
 /// Batch normalisation with a learned scale (`weight`) and shift (`bias`) per channel.
 template <typename T>
 class BatchNorm : public Layer<T> {
-public:
+ public:
   explicit BatchNorm(double momentum = 0.1, double eps = 1e-5) : momentum_(momentum), eps_(eps) {
-    check<ConfigError>(momentum >= 0 && momentum <= 1, "BatchNorm: momentum must be in [0, 1], got ", momentum);
+    check<ConfigError>(momentum >= 0 && momentum <= 1, "BatchNorm: momentum must be in [0, 1], got ",
+                       momentum);
     check<ConfigError>(eps > 0, "BatchNorm: eps must be positive, got ", eps);
   }
 
@@ -55,7 +56,7 @@ public:
 
   nlohmann::json config() const override { return {{"momentum", momentum_}, {"eps", eps_}}; }
 
-protected:
+ protected:
   void build_impl(const Shape& input, const CounterRng&, std::uint64_t) override {
     channels_ = input[1];
     const Shape shape{channels_};
@@ -76,8 +77,8 @@ protected:
     batch_statistics_ = mode == Mode::train;
     if (batch_statistics_) {
       const std::size_t count = n * plane;
-      check<ShapeError>(count > 1, this->who(), ": training needs more than one value per channel, got input ",
-                        x.shape());
+      check<ShapeError>(count > 1, this->who(),
+                        ": training needs more than one value per channel, got input ", x.shape());
       kernels::batchnorm_statistics(n, channels_, plane, x.data(), mean_.data(), var_.data());
       const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
       for (std::size_t c = 0; c < channels_; ++c) {
@@ -100,10 +101,11 @@ protected:
                      TensorView<T> dx) override {
     const std::size_t n = x.shape()[0], plane = x.shape().item_numel() / channels_;
     kernels::batchnorm_backward(n, channels_, plane, x.data(), dy.data(), mean_.data(), invstd_.data(),
-                                weight_.data(), batch_statistics_, dx.data(), weight_grad_.data(), bias_grad_.data());
+                                weight_.data(), batch_statistics_, dx.data(), weight_grad_.data(),
+                                bias_grad_.data());
   }
 
-private:
+ private:
   double momentum_, eps_;
   std::size_t channels_ = 0;
   Tensor<T> weight_, bias_, weight_grad_, bias_grad_, running_mean_, running_var_, num_batches_tracked_;

@@ -20,15 +20,20 @@ namespace tinydl {
 /// with OH = (H + 2*pad_h - kh) / stride_h + 1 (and likewise OW).
 template <typename T>
 class Conv2D : public Layer<T> {
-public:
+ public:
   /// `Conv2D<float>(32, 3)`: 32 filters of 3x3, stride 1, no padding, with bias, He-normal weights.
   Conv2D(std::size_t filters, Size2d kernel, Size2d stride = 1, Padding padding = Padding::valid(),
          bool use_bias = true, Initializer init = Initializer::he_normal)
-      : filters_(filters), kernel_(kernel), stride_(stride), padding_(padding), pad_(0), use_bias_(use_bias),
+      : filters_(filters),
+        kernel_(kernel),
+        stride_(stride),
+        padding_(padding),
+        pad_(0),
+        use_bias_(use_bias),
         init_(init) {
     check<ConfigError>(filters > 0, "Conv2D: filters must be at least 1");
-    check<ConfigError>(kernel.h > 0 && kernel.w > 0, "Conv2D: kernel must be at least 1x1, got ", kernel.h, "x",
-                       kernel.w);
+    check<ConfigError>(kernel.h > 0 && kernel.w > 0, "Conv2D: kernel must be at least 1x1, got ", kernel.h,
+                       "x", kernel.w);
     check<ConfigError>(stride.h > 0 && stride.w > 0, "Conv2D: stride must be at least 1, got ", stride.h, "x",
                        stride.w);
     pad_ = padding.resolve(kernel, stride, "Conv2D");
@@ -44,9 +49,9 @@ public:
     check<ShapeError>(in_channels_ == 0 || input[1] == in_channels_, this->who(), ": expected input (N, ",
                       in_channels_, ", H, W), got ", input);
     const kernels::Window2d g = window(input);
-    check<ShapeError>(input[2] + 2 * pad_.h >= kernel_.h && input[3] + 2 * pad_.w >= kernel_.w, this->who(), ": a ",
-                      kernel_.h, "x", kernel_.w, " kernel does not fit input ", input, " padded by (", pad_.h, ", ",
-                      pad_.w, ")");
+    check<ShapeError>(input[2] + 2 * pad_.h >= kernel_.h && input[3] + 2 * pad_.w >= kernel_.w, this->who(),
+                      ": a ", kernel_.h, "x", kernel_.w, " kernel does not fit input ", input, " padded by (",
+                      pad_.h, ", ", pad_.w, ")");
     return Shape{input[0], filters_, g.out_h(), g.out_w()};
   }
 
@@ -69,11 +74,12 @@ public:
   }
 
   nlohmann::json config() const override {
-    return {{"filters", filters_},           {"kernel_size", kernel_.to_json()}, {"stride", stride_.to_json()},
-            {"padding", padding_.to_json()}, {"use_bias", use_bias_},            {"init", initializer_name(init_)}};
+    return {{"filters", filters_},         {"kernel_size", kernel_.to_json()},
+            {"stride", stride_.to_json()}, {"padding", padding_.to_json()},
+            {"use_bias", use_bias_},       {"init", initializer_name(init_)}};
   }
 
-protected:
+ protected:
   void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
     in_channels_ = input[1];
     weight_ = Tensor<T>(Shape{filters_, in_channels_, kernel_.h, kernel_.w});
@@ -95,10 +101,11 @@ protected:
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
                      TensorView<T> dx) override {
     kernels::conv2d_backward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(), dy.data(),
-                             weight_grad_.data(), use_bias_ ? bias_grad_.data() : nullptr, dx.data(), scratch_);
+                             weight_grad_.data(), use_bias_ ? bias_grad_.data() : nullptr, dx.data(),
+                             scratch_);
   }
 
-private:
+ private:
   kernels::Window2d window(const Shape& input) const { return make_window(input, kernel_, stride_, pad_); }
   kernels::Conv2dGeometry geometry(const Shape& input) const { return {window(input), filters_}; }
 

@@ -24,7 +24,7 @@ namespace tinydl {
 /// Input (N, in_features); use `Flatten` first for images.
 template <typename T>
 class Dense : public Layer<T> {
-public:
+ public:
   /// `units` outputs; weights drawn with `init` (He normal suits a following ReLU), bias zero.
   explicit Dense(std::size_t units, bool use_bias = true, Initializer init = Initializer::he_normal)
       : units_(units), use_bias_(use_bias), init_(init) {
@@ -59,7 +59,7 @@ public:
     return {{"units", units_}, {"use_bias", use_bias_}, {"init", initializer_name(init_)}};
   }
 
-protected:
+ protected:
   void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) override {
     in_features_ = input[1];
     weight_ = Tensor<T>(Shape{units_, in_features_});
@@ -76,23 +76,23 @@ protected:
     const std::size_t n = x.shape()[0];
     kernels::GemmEpilogue<T> epilogue;
     epilogue.col_bias = use_bias_ ? bias_.data() : nullptr;
-    kernels::gemm(kernels::Trans::no, kernels::Trans::yes, n, units_, in_features_, T(1), x.data(), in_features_,
-                  weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
+    kernels::gemm(kernels::Trans::no, kernels::Trans::yes, n, units_, in_features_, T(1), x.data(),
+                  in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
   }
 
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
                      TensorView<T> dx) override {
     const std::size_t n = x.shape()[0];
     using kernels::Trans;
-    kernels::gemm(Trans::yes, Trans::no, units_, in_features_, n, T(1), dy.data(), units_, x.data(), in_features_,
-                  T(1), weight_grad_.data(), in_features_);
+    kernels::gemm(Trans::yes, Trans::no, units_, in_features_, n, T(1), dy.data(), units_, x.data(),
+                  in_features_, T(1), weight_grad_.data(), in_features_);
     if (use_bias_) kernels::add_column_sums(n, units_, dy.data(), units_, bias_grad_.data());
     if (dx.data())
       kernels::gemm(Trans::no, Trans::no, n, in_features_, units_, T(1), dy.data(), units_, weight_.data(),
                     in_features_, T(0), dx.data(), in_features_);
   }
 
-private:
+ private:
   std::size_t units_, in_features_ = 0;
   bool use_bias_;
   Initializer init_;

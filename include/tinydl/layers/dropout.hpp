@@ -23,7 +23,7 @@ namespace tinydl {
 /// Inverted dropout with drop probability `rate` in [0, 1].
 template <typename T>
 class Dropout : public Layer<T> {
-public:
+ public:
   explicit Dropout(double rate) : rate_(rate) {
     check<ConfigError>(rate >= 0 && rate <= 1, "Dropout: rate must be in [0, 1], got ", rate);
   }
@@ -51,7 +51,7 @@ public:
 
   nlohmann::json config() const override { return {{"rate", rate_}}; }
 
-protected:
+ protected:
   void build_impl(const Shape&, const CounterRng& rng, std::uint64_t stream) override {
     rng_ = rng;
     stream_ = stream & 0xFFFFFFFFu;
@@ -78,7 +78,7 @@ protected:
       std::copy(dy.begin(), dy.end(), dx.begin());
   }
 
-private:
+ private:
   T scale() const { return rate_ < 1 ? static_cast<T>(1.0 / (1.0 - rate_)) : T(0); }
 
   double rate_;

@@ -13,17 +13,18 @@ namespace tinydl {
 /// Flattens every item of a batch into one feature vector.
 template <typename T>
 class Flatten : public Layer<T> {
-public:
+ public:
   std::string type() const override { return "Flatten"; }
 
   Shape output_shape(const Shape& input) const override {
-    check<ShapeError>(input.rank() >= 2, this->who(), ": expected input with a batch axis and features, got ", input);
+    check<ShapeError>(input.rank() >= 2, this->who(), ": expected input with a batch axis and features, got ",
+                      input);
     return Shape{input[0], input.item_numel()};
   }
 
   nlohmann::json config() const override { return nlohmann::json::object(); }
 
-protected:
+ protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     std::copy(x.begin(), x.end(), y.begin());
   }

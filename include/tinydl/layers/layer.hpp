@@ -39,9 +39,9 @@ struct Param {
   Param(std::string name_, TensorView<T> value_, TensorView<T> grad_ = {}, bool integer_ = false)
       : name(std::move(name_)), value(value_), grad(grad_), integer(integer_) {}
 
-  std::string name;    ///< PyTorch's name within the layer: "weight", "bias", "running_mean", ...
+  std::string name;  ///< PyTorch's name within the layer: "weight", "bias", "running_mean", ...
   TensorView<T> value;
-  TensorView<T> grad;  ///< same shape as value; empty (null data) for untrained state
+  TensorView<T> grad;    ///< same shape as value; empty (null data) for untrained state
   bool integer = false;  ///< holds a count; files store it as I64 (BatchNorm's num_batches_tracked)
 
   bool trainable() const { return grad.data() != nullptr; }
@@ -50,7 +50,7 @@ struct Param {
 /// Base class of all layers. `T` is the scalar type (float to train, double for gradient checks).
 template <typename T>
 class Layer {
-public:
+ public:
   virtual ~Layer() = default;
 
   /// The layer's type as written in files and summaries: "Dense", "Conv2D", ...
@@ -102,9 +102,10 @@ public:
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) {
     check_backward_shapes(x, y, dy, dx);
     if (paired_input_ == nullptr || x.data() != paired_input_ || x.shape() != paired_shape_)
-      throw Error(detail::concat(who(), ": backward's x must be the input of the last forward pass (",
-                                 paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
-                                 "): backward uses the state that pass left"));
+      throw Error(
+          detail::concat(who(), ": backward's x must be the input of the last forward pass (",
+                         paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
+                         "): backward uses the state that pass left"));
     backward_impl(x, y, dy, dx);
   }
 
@@ -130,7 +131,7 @@ public:
   const Shape& input_shape() const { return input_; }
   bool built() const { return input_.rank() != 0; }
 
-protected:
+ protected:
   /// Creates the parameters; the input shape is already checked (`output_shape`). Layers without
   /// parameters need not override it.
   virtual void build_impl(const Shape& input, const CounterRng& rng, std::uint64_t stream) {
@@ -161,23 +162,25 @@ protected:
 
   Shape input_;  ///< the input shape of the last build (use `input_shape()` outside the layer)
 
-private:
+ private:
   /// Throws `ShapeError` unless `x` is a batch of the built input shape and `y` has the output
   /// shape for it; called at the start of forward and backward.
   void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
     check<Error>(built(), who(), ": ", pass, " before build()");
     if (x.rank() != input_.rank() || x.rank() == 0 || x.with_batch(1) != input_.with_batch(1))
-      throw ShapeError(detail::concat(who(), ": ", pass, " expected input ", batch_axis_as_n(input_), ", got ", x));
+      throw ShapeError(
+          detail::concat(who(), ": ", pass, " expected input ", batch_axis_as_n(input_), ", got ", x));
     const Shape expected = output_shape(x);
-    check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected, ", got ", y);
+    check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected,
+                      ", got ", y);
   }
 
   /// The checks of `check_shapes` for backward, plus dy shaped like y and dx (if given) like x.
-  void check_backward_shapes(const TensorView<const T>& x, const TensorView<const T>& y, const TensorView<const T>& dy,
-                             const TensorView<T>& dx) const {
+  void check_backward_shapes(const TensorView<const T>& x, const TensorView<const T>& y,
+                             const TensorView<const T>& dy, const TensorView<T>& dx) const {
     check_shapes("backward", x.shape(), y.shape());
-    check<ShapeError>(dy.shape() == y.shape(), who(), ": backward expected dy ", y.shape(), " (the output's shape), got ",
-                      dy.shape());
+    check<ShapeError>(dy.shape() == y.shape(), who(), ": backward expected dy ", y.shape(),
+                      " (the output's shape), got ", dy.shape());
     check<ShapeError>(!dx.data() || dx.shape() == x.shape(), who(), ": backward expected dx ", x.shape(),
                       " (the input's shape), got ", dx.shape());
   }

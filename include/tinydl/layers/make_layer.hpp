@@ -25,7 +25,7 @@ namespace detail {
 /// Typed, checked access to one layer config: every error names the layer type and the key, and
 /// keys the layer does not know are rejected (a typo must not silently become a default).
 class LayerConfig {
-public:
+ public:
   LayerConfig(std::string type, const nlohmann::json& config, std::set<std::string> known)
       : type_(std::move(type)), config_(config) {
     check<ConfigError>(config.is_object() || config.is_null(), type_, ": config must be a JSON object, got ",
@@ -42,20 +42,22 @@ public:
     try {
       return config_.at(key).get<V>();
     } catch (const nlohmann::json::exception&) {
-      throw ConfigError(detail::concat(type_, ": config key '", key, "' has the wrong type: ", config_.at(key).dump()));
+      throw ConfigError(
+          detail::concat(type_, ": config key '", key, "' has the wrong type: ", config_.at(key).dump()));
     }
   }
 
   /// The raw JSON of `key`; throws `ConfigError` when it is missing.
   const nlohmann::json& required(const std::string& key) const {
-    check<ConfigError>(config_.is_object() && config_.contains(key), type_, ": config key '", key, "' is missing");
+    check<ConfigError>(config_.is_object() && config_.contains(key), type_, ": config key '", key,
+                       "' is missing");
     return config_.at(key);
   }
 
   std::size_t required_count(const std::string& key) const {
     const nlohmann::json& j = required(key);
-    check<ConfigError>(is_json_count(j), type_, ": config key '", key, "' must be a non-negative integer, got ",
-                       j.dump());
+    check<ConfigError>(is_json_count(j), type_, ": config key '", key,
+                       "' must be a non-negative integer, got ", j.dump());
     return j.get<std::size_t>();
   }
 
@@ -63,7 +65,7 @@ public:
     return config_.is_object() && config_.contains(key) ? &config_.at(key) : nullptr;
   }
 
-private:
+ private:
   std::string type_;
   const nlohmann::json& config_;
 };
@@ -95,9 +97,10 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::js
     const LayerConfig c(type, config, {"pool_size", "stride", "padding"});
     const auto* stride = c.find("stride");
     const auto* padding = c.find("padding");
-    return std::make_unique<MaxPool2D<T>>(Size2d::from_json(c.required("pool_size"), "MaxPool2D pool_size"),
-                                          stride ? Size2d::from_json(*stride, "MaxPool2D stride") : Size2d(0),
-                                          padding ? Size2d::from_json(*padding, "MaxPool2D padding") : Size2d(0));
+    return std::make_unique<MaxPool2D<T>>(
+        Size2d::from_json(c.required("pool_size"), "MaxPool2D pool_size"),
+        stride ? Size2d::from_json(*stride, "MaxPool2D stride") : Size2d(0),
+        padding ? Size2d::from_json(*padding, "MaxPool2D padding") : Size2d(0));
   }
   if (type == "BatchNorm") {
     const LayerConfig c(type, config, {"momentum", "eps"});
@@ -122,9 +125,10 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::js
     const LayerConfig no_options(type, config, {});
     return plain;
   }
-  throw ConfigError("unknown layer type '" + type +
-                    "' (known: Dense, Conv2D, MaxPool2D, BatchNorm, Dropout, Flatten, ReLU, LeakyReLU, Sigmoid, "
-                    "Tanh, Softmax)");
+  throw ConfigError(
+      "unknown layer type '" + type +
+      "' (known: Dense, Conv2D, MaxPool2D, BatchNorm, Dropout, Flatten, ReLU, LeakyReLU, Sigmoid, "
+      "Tanh, Softmax)");
 }
 
 }  // namespace tinydl

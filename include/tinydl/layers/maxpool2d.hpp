@@ -20,11 +20,12 @@ namespace tinydl {
 /// padding (padded positions never win). Input (N, C, H, W), output (N, C, OH, OW).
 template <typename T>
 class MaxPool2D : public Layer<T> {
-public:
+ public:
   /// `MaxPool2D<float>(2)`: 2x2 windows, stride 2. A stride of 0 means "the window size".
   explicit MaxPool2D(Size2d size, Size2d stride = 0, Size2d padding = 0)
       : size_(size), stride_(stride.h == 0 || stride.w == 0 ? size : stride), padding_(padding) {
-    check<ConfigError>(size.h > 0 && size.w > 0, "MaxPool2D: size must be at least 1x1, got ", size.h, "x", size.w);
+    check<ConfigError>(size.h > 0 && size.w > 0, "MaxPool2D: size must be at least 1x1, got ", size.h, "x",
+                       size.w);
     check<ConfigError>(2 * padding_.h <= size.h && 2 * padding_.w <= size.w,
                        "MaxPool2D: padding must be at most half the window, got padding ", padding_.h, "x",
                        padding_.w, " for a ", size.h, "x", size.w, " window");
@@ -34,8 +35,8 @@ public:
 
   Shape output_shape(const Shape& input) const override {
     check<ShapeError>(input.rank() == 4, this->who(), ": expected input (N, C, H, W), got ", input);
-    check<ShapeError>(input[2] + 2 * padding_.h >= size_.h && input[3] + 2 * padding_.w >= size_.w, this->who(),
-                      ": a ", size_.h, "x", size_.w, " window does not fit input ", input);
+    check<ShapeError>(input[2] + 2 * padding_.h >= size_.h && input[3] + 2 * padding_.w >= size_.w,
+                      this->who(), ": a ", size_.h, "x", size_.w, " window does not fit input ", input);
     const kernels::Window2d g = window(input);
     return Shape{input[0], input[1], g.out_h(), g.out_w()};
   }
@@ -49,19 +50,21 @@ public:
     return {{"pool_size", size_.to_json()}, {"stride", stride_.to_json()}, {"padding", padding_.to_json()}};
   }
 
-protected:
+ protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     ensure_capacity(argmax_, y.size());
-    kernels::maxpool_forward(window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(), argmax_.data());
+    kernels::maxpool_forward(window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(),
+                             argmax_.data());
   }
 
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
                      TensorView<T> dx) override {
     if (!dx.data()) return;
-    kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(), dx.data());
+    kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(),
+                              dx.data());
   }
 
-private:
+ private:
   kernels::Window2d window(const Shape& input) const { return make_window(input, size_, stride_, padding_); }
 
   Size2d size_, stride_, padding_;

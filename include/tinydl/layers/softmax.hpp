@@ -16,7 +16,7 @@ namespace tinydl {
 /// Softmax over axis 1 of (N, C) input.
 template <typename T>
 class Softmax : public Layer<T> {
-public:
+ public:
   std::string type() const override { return "Softmax"; }
 
   Shape output_shape(const Shape& input) const override {
@@ -26,7 +26,7 @@ public:
 
   nlohmann::json config() const override { return nlohmann::json::object(); }
 
-protected:
+ protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     kernels::softmax_rows(x.shape()[0], x.shape()[1], x.data(), y.data());
   }

@@ -43,7 +43,7 @@ struct Size2d {
 /// (output as large as the input; stride 1 and odd kernels, as PyTorch allows), or explicit rows
 /// and columns added on each side: `Padding(1)`, `Padding(1, 2)`.
 class Padding {
-public:
+ public:
   static Padding valid() { return Padding(0, 0); }
   static Padding same() {
     Padding p(0, 0);
@@ -83,7 +83,7 @@ public:
     return Padding(size.h, size.w);
   }
 
-private:
+ private:
   std::size_t rows_ = 0, cols_ = 0;
   bool same_ = false;
 };

@@ -3,8 +3,9 @@
 /// `SoftmaxCrossEntropy`: softmax and cross-entropy fused, mean over the batch (PyTorch's
 /// `nn.CrossEntropyLoss` on logits). For logits z (N, C), with p = softmax(z) row by row:
 ///
-///     integer labels y_b:   L = 1/N sum_b (logsumexp(z_b) - z_b[y_b])        dL/dz_b = (p_b - onehot(y_b)) / N
-///     soft targets t_b:     L = 1/N sum_b sum_j t_bj (logsumexp(z_b) - z_bj) dL/dz_b = (p_b * sum_j t_bj - t_b) / N
+///     integer labels y_b:   L = 1/N sum_b (logsumexp(z_b) - z_b[y_b])        dL/dz_b = (p_b - onehot(y_b)) /
+///     N soft targets t_b:     L = 1/N sum_b sum_j t_bj (logsumexp(z_b) - z_bj) dL/dz_b = (p_b * sum_j t_bj -
+///     t_b) / N
 ///
 /// logsumexp subtracts the row maximum first, so logits of +-1e4 give exact, finite results.
 
@@ -21,14 +22,14 @@ namespace tinydl {
 /// Fused softmax + cross-entropy on logits. Pass an empty `dlogits` (null data) to get only the loss.
 template <typename T>
 class SoftmaxCrossEntropy {
-public:
+ public:
   /// The mean loss for integer class labels (any integer type), and dL/dlogits into `dlogits`.
   /// Throws `ShapeError` on mismatched shapes and `Error` on a label outside [0, C).
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
   T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {}) const {
     const auto [n, classes] = check_logits(logits, dlogits);
-    check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (", n,
-                      ") for logits ", logits.shape(), ", got ", labels.shape());
+    check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (",
+                      n, ") for logits ", logits.shape(), ", got ", labels.shape());
     double total = 0;
     for (std::size_t b = 0; b < n; ++b) {
       const auto label = labels[b];
@@ -40,7 +41,8 @@ public:
       if (!dlogits.data()) continue;
       T* dz = dlogits.data() + b * classes;
       for (std::size_t j = 0; j < classes; ++j)
-        dz[j] = static_cast<T>((std::exp(z[j] - lse) - (j == static_cast<std::size_t>(label) ? 1.0 : 0.0)) / n);
+        dz[j] =
+            static_cast<T>((std::exp(z[j] - lse) - (j == static_cast<std::size_t>(label) ? 1.0 : 0.0)) / n);
     }
     return static_cast<T>(total / n);
   }
@@ -49,8 +51,8 @@ public:
   /// and dL/dlogits into `dlogits`.
   T operator()(TensorView<const T> logits, TensorView<const T> targets, TensorView<T> dlogits = {}) const {
     const auto [n, classes] = check_logits(logits, dlogits);
-    check<ShapeError>(targets.shape() == logits.shape(), "SoftmaxCrossEntropy: expected targets ", logits.shape(),
-                      " like the logits, got ", targets.shape());
+    check<ShapeError>(targets.shape() == logits.shape(), "SoftmaxCrossEntropy: expected targets ",
+                      logits.shape(), " like the logits, got ", targets.shape());
     double total = 0;
     for (std::size_t b = 0; b < n; ++b) {
       const T *z = logits.data() + b * classes, *t = targets.data() + b * classes;
@@ -62,20 +64,23 @@ public:
       }
       if (!dlogits.data()) continue;
       T* dz = dlogits.data() + b * classes;
-      for (std::size_t j = 0; j < classes; ++j) dz[j] = static_cast<T>((std::exp(z[j] - lse) * target_sum - t[j]) / n);
+      for (std::size_t j = 0; j < classes; ++j)
+        dz[j] = static_cast<T>((std::exp(z[j] - lse) * target_sum - t[j]) / n);
     }
     return static_cast<T>(total / n);
   }
 
-private:
+ private:
   struct Sizes {
     std::size_t n, classes;
   };
   static Sizes check_logits(const TensorView<const T>& logits, const TensorView<T>& dlogits) {
     check<ShapeError>(logits.rank() == 2 && logits.shape()[0] > 0 && logits.shape()[1] > 0,
-                      "SoftmaxCrossEntropy: expected logits (N, classes) with N, classes >= 1, got ", logits.shape());
-    check<ShapeError>(!dlogits.data() || dlogits.shape() == logits.shape(), "SoftmaxCrossEntropy: expected dlogits ",
-                      logits.shape(), " like the logits, got ", dlogits.shape());
+                      "SoftmaxCrossEntropy: expected logits (N, classes) with N, classes >= 1, got ",
+                      logits.shape());
+    check<ShapeError>(!dlogits.data() || dlogits.shape() == logits.shape(),
+                      "SoftmaxCrossEntropy: expected dlogits ", logits.shape(), " like the logits, got ",
+                      dlogits.shape());
     return {logits.shape()[0], logits.shape()[1]};
   }
 };

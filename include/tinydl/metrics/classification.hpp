@@ -19,19 +19,22 @@ namespace tinydl::metrics {
 
 namespace detail {
 template <typename T>
-void check_scores(const TensorView<const T>& scores, const TensorView<const std::int32_t>& labels, const char* who) {
+void check_scores(const TensorView<const T>& scores, const TensorView<const std::int32_t>& labels,
+                  const char* who) {
   check<ShapeError>(scores.rank() == 2 && labels.rank() == 1 && scores.shape()[0] == labels.shape()[0], who,
-                    ": expected scores (N, classes) and labels (N), got ", scores.shape(), " and ", labels.shape());
+                    ": expected scores (N, classes) and labels (N), got ", scores.shape(), " and ",
+                    labels.shape());
   for (std::size_t i = 0; i < labels.size(); ++i)
-    check<Error>(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < scores.shape()[1], who, ": label ", labels[i],
-                 " of example ", i, " is outside [0, ", scores.shape()[1], ")");
+    check<Error>(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < scores.shape()[1], who, ": label ",
+                 labels[i], " of example ", i, " is outside [0, ", scores.shape()[1], ")");
 }
 }  // namespace detail
 
 /// The predicted class of each row: the index of its largest score (the first on ties).
 template <typename T>
 std::vector<std::int32_t> predicted_classes(TensorView<const T> scores) {
-  check<ShapeError>(scores.rank() == 2, "predicted_classes: expected scores (N, classes), got ", scores.shape());
+  check<ShapeError>(scores.rank() == 2, "predicted_classes: expected scores (N, classes), got ",
+                    scores.shape());
   const std::size_t n = scores.shape()[0], classes = scores.shape()[1];
   std::vector<std::int32_t> out(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -69,7 +72,7 @@ double accuracy(TensorView<const T> scores, TensorView<const std::int32_t> label
 
 /// counts(t, p): examples of true class t predicted as p. Rows are true classes, as in scikit-learn.
 class ConfusionMatrix {
-public:
+ public:
   explicit ConfusionMatrix(std::size_t classes) : classes_(classes), counts_(classes * classes, 0) {
     check<ConfigError>(classes > 0, "ConfusionMatrix: at least one class");
   }
@@ -78,8 +81,8 @@ public:
   ConfusionMatrix(const std::vector<std::int32_t>& predicted, TensorView<const std::int32_t> labels,
                   std::size_t classes)
       : ConfusionMatrix(classes) {
-    check<ShapeError>(predicted.size() == labels.size(), "ConfusionMatrix: ", predicted.size(), " predictions for ",
-                      labels.size(), " labels");
+    check<ShapeError>(predicted.size() == labels.size(), "ConfusionMatrix: ", predicted.size(),
+                      " predictions for ", labels.size(), " labels");
     for (std::size_t i = 0; i < predicted.size(); ++i) add(labels[i], predicted[i]);
   }
 
@@ -92,7 +95,9 @@ public:
   }
 
   std::size_t classes() const { return classes_; }
-  std::size_t count(std::size_t truth, std::size_t predicted) const { return counts_.at(truth * classes_ + predicted); }
+  std::size_t count(std::size_t truth, std::size_t predicted) const {
+    return counts_.at(truth * classes_ + predicted);
+  }
   std::size_t total() const { return std::accumulate(counts_.begin(), counts_.end(), std::size_t{0}); }
 
   std::size_t true_positives(std::size_t c) const { return count(c, c); }
@@ -126,8 +131,10 @@ public:
     return sum / static_cast<double>(classes_);
   }
 
-private:
-  static double ratio(std::size_t a, std::size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+ private:
+  static double ratio(std::size_t a, std::size_t b) {
+    return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+  }
 
   std::size_t classes_;
   std::vector<std::size_t> counts_;

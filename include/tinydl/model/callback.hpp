@@ -31,7 +31,7 @@ struct BatchLogs {
 /// Base class of callbacks; override the hooks you need.
 template <typename T>
 class Callback {
-public:
+ public:
   virtual ~Callback() = default;
   virtual void on_train_begin(Sequential<T>& model, const TrainInfo& info) {
     (void)model;

@@ -23,12 +23,12 @@ namespace tinydl {
 /// of `data`, which must outlive the iterator.
 template <typename X>
 class EpochIterator {
-public:
+ public:
   EpochIterator(const Dataset<X>& data, std::size_t first, std::size_t count, std::size_t batch_size)
       : data_(data), order_(count), batch_size_(batch_size) {
     check<ConfigError>(batch_size > 0, "EpochIterator: batch_size must be at least 1");
-    check<ShapeError>(first <= data.size() && count <= data.size() - first, "EpochIterator: examples [", first, ", ",
-                      first + count, ") out of range for ", data.size());
+    check<ShapeError>(first <= data.size() && count <= data.size() - first, "EpochIterator: examples [",
+                      first, ", ", first + count, ") out of range for ", data.size());
     first_ = first;
     in_sequence();
   }
@@ -41,7 +41,8 @@ public:
   void shuffle(std::uint64_t seed, std::size_t epoch) {
     in_sequence();
     const CounterRng rng(seed);
-    const std::uint64_t stream = static_cast<std::uint64_t>(RngStream::shuffle) | (std::uint64_t{epoch} << 32);
+    const std::uint64_t stream =
+        static_cast<std::uint64_t>(RngStream::shuffle) | (std::uint64_t{epoch} << 32);
     for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i, stream, i)]);
   }
 
@@ -57,7 +58,7 @@ public:
     return n;
   }
 
-private:
+ private:
   const Dataset<X>& data_;
   std::size_t first_ = 0;
   std::vector<std::size_t> order_;

@@ -26,8 +26,8 @@ struct EpochLogs {
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
   bool has_validation = false;  ///< whether fit has validation data (val_* are NaN when it has none,
                                 ///< and in an epoch that a stop cut short before validation)
-  double learning_rate = 0;  ///< used during this epoch
-  double seconds = 0;        ///< wall time of the epoch, validation included
+  double learning_rate = 0;     ///< used during this epoch
+  double seconds = 0;           ///< wall time of the epoch, validation included
 
   /// The metric called `name` ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
   /// "seconds"). Throws `ConfigError` for any other name: a typo in a monitor must not pass silently.
@@ -43,15 +43,15 @@ struct EpochLogs {
   }
 
   static const std::vector<std::string>& metric_names() {
-    static const std::vector<std::string> names{"loss",          "accuracy", "val_loss", "val_accuracy",
-                                                "learning_rate", "seconds"};
+    static const std::vector<std::string> names{"loss",         "accuracy",      "val_loss",
+                                                "val_accuracy", "learning_rate", "seconds"};
     return names;
   }
 };
 
 /// The per-epoch record of a training run, returned by `Sequential::fit`.
 class History {
-public:
+ public:
   std::vector<EpochLogs> epochs;
   /// Why training ended before the last epoch ("" if it ran them all): the callback's message.
   std::string stop_reason;

@@ -22,7 +22,7 @@ enum class StepPart { data, zero_grad, forward, loss, backward, optimizer, evalu
 /// Watches training steps (`model.set_observer(&observer)`). Parts do not nest: `end` follows its
 /// `begin` before the next `begin`. `layer` is the layer's index for forward and backward, else 0.
 class StepObserver {
-public:
+ public:
   virtual ~StepObserver() = default;
   virtual void begin(StepPart part, std::size_t layer) = 0;
   virtual void end(StepPart part, std::size_t layer) = 0;
@@ -63,17 +63,18 @@ struct TrainingProfile {
     const double per_step = steps ? 1e3 / static_cast<double>(steps) : 0, total = step_seconds();
     std::string out;
     char line[160];
-    std::snprintf(line, sizeof line, "%-22s %12s %12s %12s %8s\n", "part", "forward ms", "backward ms", "total ms",
-                  "share");
+    std::snprintf(line, sizeof line, "%-22s %12s %12s %12s %8s\n", "part", "forward ms", "backward ms",
+                  "total ms", "share");
     out += line;
     auto row = [&](const std::string& name, double forward, double backward, bool split) {
       const double sum = forward + backward;
       if (split)
-        std::snprintf(line, sizeof line, "%-22s %12.3f %12.3f %12.3f %7.1f%%\n", name.c_str(), forward * per_step,
-                      backward * per_step, sum * per_step, total > 0 ? 100 * sum / total : 0.0);
-      else
-        std::snprintf(line, sizeof line, "%-22s %12s %12s %12.3f %7.1f%%\n", name.c_str(), "", "", sum * per_step,
+        std::snprintf(line, sizeof line, "%-22s %12.3f %12.3f %12.3f %7.1f%%\n", name.c_str(),
+                      forward * per_step, backward * per_step, sum * per_step,
                       total > 0 ? 100 * sum / total : 0.0);
+      else
+        std::snprintf(line, sizeof line, "%-22s %12s %12s %12.3f %7.1f%%\n", name.c_str(), "", "",
+                      sum * per_step, total > 0 ? 100 * sum / total : 0.0);
       out += line;
     };
     for (const auto& l : layers) row(l.name, l.forward, l.backward, true);
@@ -91,7 +92,7 @@ struct TrainingProfile {
 /// Times every part and layer call a model reports into a `TrainingProfile`; a step is counted
 /// at its loss (each step has exactly one).
 class Profiler final : public StepObserver {
-public:
+ public:
   /// Names the profile's rows, one per layer ("conv2d_0 (Conv2D)"); keeps the times when the
   /// names are those already there.
   void set_layer_names(const std::vector<std::string>& names) {
@@ -107,23 +108,35 @@ public:
   void end(StepPart part, std::size_t layer) override {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     switch (part) {
-      case StepPart::data: profile_.data += seconds; break;
-      case StepPart::zero_grad: profile_.zero_grad += seconds; break;
-      case StepPart::forward: profile_.layers.at(layer).forward += seconds; break;
+      case StepPart::data:
+        profile_.data += seconds;
+        break;
+      case StepPart::zero_grad:
+        profile_.zero_grad += seconds;
+        break;
+      case StepPart::forward:
+        profile_.layers.at(layer).forward += seconds;
+        break;
       case StepPart::loss:
         profile_.loss += seconds;
         ++profile_.steps;
         break;
-      case StepPart::backward: profile_.layers.at(layer).backward += seconds; break;
-      case StepPart::optimizer: profile_.optimizer += seconds; break;
-      case StepPart::evaluation: profile_.evaluation += seconds; break;
+      case StepPart::backward:
+        profile_.layers.at(layer).backward += seconds;
+        break;
+      case StepPart::optimizer:
+        profile_.optimizer += seconds;
+        break;
+      case StepPart::evaluation:
+        profile_.evaluation += seconds;
+        break;
     }
   }
 
   const TrainingProfile& profile() const { return profile_; }
   TrainingProfile& profile() { return profile_; }
 
-private:
+ private:
   TrainingProfile profile_;
   std::chrono::steady_clock::time_point start_;
 };
@@ -132,7 +145,7 @@ namespace detail {
 
 /// Tells `observer` (when not null) that `part` begins now and, on destruction, that it ended.
 class Observed {
-public:
+ public:
   Observed(StepObserver* observer, StepPart part, std::size_t layer = 0)
       : observer_(observer), part_(part), layer_(layer) {
     if (observer_) observer_->begin(part_, layer_);
@@ -143,7 +156,7 @@ public:
   Observed(const Observed&) = delete;
   Observed& operator=(const Observed&) = delete;
 
-private:
+ private:
   StepObserver* observer_;
   StepPart part_;
   std::size_t layer_;

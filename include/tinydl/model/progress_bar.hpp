@@ -36,15 +36,17 @@ inline bool stdout_is_terminal() {
 /// Prints training progress; `fit` adds one when `verbose` > 0.
 template <typename T>
 class ProgressBar : public Callback<T> {
-public:
+ public:
   /// `automatic`: a bar when writing to std::cout on a terminal, else lines. `bar` / `lines` force one.
   enum class Style { automatic, bar, lines };
 
-  explicit ProgressBar(std::ostream& out = std::cout, Style style = Style::automatic) : out_(out), style_(style) {}
+  explicit ProgressBar(std::ostream& out = std::cout, Style style = Style::automatic)
+      : out_(out), style_(style) {}
 
   void on_train_begin(Sequential<T>&, const TrainInfo& info) override {
     info_ = info;
-    bar_ = style_ == Style::bar || (style_ == Style::automatic && &out_ == &std::cout && stdout_is_terminal());
+    bar_ =
+        style_ == Style::bar || (style_ == Style::automatic && &out_ == &std::cout && stdout_is_terminal());
   }
 
   void on_epoch_begin(Sequential<T>&, std::size_t epoch) override {
@@ -66,8 +68,9 @@ public:
     const std::size_t done = logs.batch + 1;
     const double per_step = seconds(epoch_start_, now) / done;
     std::ostringstream line;
-    line << "\r" << counter(done) << " " << bar(done) << " - ETA: " << duration(per_step * (info_.batches_per_epoch - done))
-         << " - " << step_time(per_step) << " - loss: " << fixed(loss_sum_ / seen_)
+    line << "\r" << counter(done) << " " << bar(done)
+         << " - ETA: " << duration(per_step * (info_.batches_per_epoch - done)) << " - "
+         << step_time(per_step) << " - loss: " << fixed(loss_sum_ / seen_)
          << " - accuracy: " << fixed(correct_sum_ / seen_) << "   ";
     out_ << line.str() << std::flush;
   }
@@ -79,8 +82,9 @@ public:
       line << "\r" << counter(info_.batches_per_epoch) << " " << bar(info_.batches_per_epoch) << " - "
            << duration(logs.seconds) << " " << step_time(per_step);
     } else {
-      line << "Epoch " << logs.epoch + 1 << "/" << info_.epochs << " - " << info_.batches_per_epoch << " steps - "
-           << std::fixed << std::setprecision(1) << logs.seconds << "s (" << step_time(per_step) << ")";
+      line << "Epoch " << logs.epoch + 1 << "/" << info_.epochs << " - " << info_.batches_per_epoch
+           << " steps - " << std::fixed << std::setprecision(1) << logs.seconds << "s ("
+           << step_time(per_step) << ")";
     }
     line << " - loss: " << fixed(logs.loss) << " - accuracy: " << fixed(logs.accuracy);
     if (!std::isnan(logs.val_loss))
@@ -90,12 +94,15 @@ public:
   }
 
   void on_train_end(Sequential<T>&, const History& history) override {
-    if (!history.stop_reason.empty()) out_ << "Training stopped: " << history.stop_reason << "\n" << std::flush;
+    if (!history.stop_reason.empty())
+      out_ << "Training stopped: " << history.stop_reason << "\n" << std::flush;
   }
 
-private:
+ private:
   using Clock = std::chrono::steady_clock;
-  static double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+  static double seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  }
 
   std::string counter(std::size_t done) const {
     const std::string total = std::to_string(info_.batches_per_epoch);
@@ -118,16 +125,23 @@ private:
 
   static std::string duration(double s) {
     std::ostringstream text;
-    if (s >= 3600) text << static_cast<long>(s) / 3600 << ":" << std::setw(2) << std::setfill('0') << (static_cast<long>(s) / 60) % 60 << ":" << std::setw(2) << static_cast<long>(s) % 60;
-    else if (s >= 60) text << static_cast<long>(s) / 60 << ":" << std::setw(2) << std::setfill('0') << static_cast<long>(s) % 60;
-    else text << static_cast<long>(std::lround(s)) << "s";
+    if (s >= 3600)
+      text << static_cast<long>(s) / 3600 << ":" << std::setw(2) << std::setfill('0')
+           << (static_cast<long>(s) / 60) % 60 << ":" << std::setw(2) << static_cast<long>(s) % 60;
+    else if (s >= 60)
+      text << static_cast<long>(s) / 60 << ":" << std::setw(2) << std::setfill('0')
+           << static_cast<long>(s) % 60;
+    else
+      text << static_cast<long>(std::lround(s)) << "s";
     return text.str();
   }
 
   static std::string step_time(double s) {
     std::ostringstream text;
-    if (s >= 1) text << std::fixed << std::setprecision(2) << s << "s/step";
-    else text << static_cast<long>(std::lround(s * 1000)) << "ms/step";
+    if (s >= 1)
+      text << std::fixed << std::setprecision(2) << s << "s/step";
+    else
+      text << static_cast<long>(std::lround(s * 1000)) << "ms/step";
     return text.str();
   }
 

@@ -51,7 +51,7 @@ namespace tinydl {
 /// A stack of layers; see the file comment.
 template <typename T>
 class Sequential {
-public:
+ public:
   Sequential() = default;
   Sequential(Sequential&&) noexcept = default;
   Sequential& operator=(Sequential&&) noexcept = default;
@@ -70,7 +70,8 @@ public:
   /// type and position: "conv2d_3" is layer 3, whose parameters are saved as "3.weight".
   Sequential& add(std::unique_ptr<Layer<T>> layer) {
     check<ConfigError>(layer != nullptr, "Sequential::add: null layer");
-    check<ConfigError>(!built(), "Sequential::add: the model is already built; add every layer before build()");
+    check<ConfigError>(!built(),
+                       "Sequential::add: the model is already built; add every layer before build()");
     if (layer->name().empty()) {
       std::string name = layer->type();
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -97,12 +98,13 @@ public:
         shape = layer.output_shape(shape);
       } catch (const ShapeError& e) {
         shapes_.clear();
-        throw ShapeError(detail::concat("Sequential: layer ", i, " (", layer.name(), ") does not fit its input ",
-                                        shape, ": ", e.what()));
+        throw ShapeError(detail::concat("Sequential: layer ", i, " (", layer.name(),
+                                        ") does not fit its input ", shape, ": ", e.what()));
       }
       shapes_.push_back(tinydl::item_shape(shape));
     }
-    check<ShapeError>(shape.rank() == 2, "Sequential: the last layer must output (N, classes) logits, got ", shape);
+    check<ShapeError>(shape.rank() == 2, "Sequential: the last layer must output (N, classes) logits, got ",
+                      shape);
     collect_parameters();
   }
 
@@ -141,14 +143,16 @@ public:
   /// The planned input buffer for a batch of `n` (at most `capacity()`) examples: a batch
   /// gathered here goes to `forward` or `train_on_batch` without a copy.
   TensorView<T> input_batch(std::size_t n) {
-    check<ConfigError>(n > 0 && n <= capacity_, "Sequential::input_batch: ", n, " examples, memory is planned for ",
-                       capacity_, " (reserve first)");
+    check<ConfigError>(n > 0 && n <= capacity_, "Sequential::input_batch: ", n,
+                       " examples, memory is planned for ", capacity_, " (reserve first)");
     return activation(0, n);
   }
 
   /// Every parameter and state tensor, in layer order, named as in `torch.nn.Sequential`'s
   /// state_dict ("0.weight", "1.running_mean", ...).
-  const std::vector<std::pair<std::string, Param<T>>>& named_parameters() const { return require_built().named_; }
+  const std::vector<std::pair<std::string, Param<T>>>& named_parameters() const {
+    return require_built().named_;
+  }
   /// The same parameters without names, as optimizers take them.
   const std::vector<Param<T>>& parameters() const { return require_built().params_; }
 
@@ -273,7 +277,8 @@ public:
 
   /// Trains on `train`, holding out `options.validation_split` of it for validation.
   template <typename X>
-  History fit(const Dataset<X>& train, const FitOptions& options = {}, const std::vector<Callback<T>*>& callbacks = {}) {
+  History fit(const Dataset<X>& train, const FitOptions& options = {},
+              const std::vector<Callback<T>*>& callbacks = {}) {
     return Trainer<T>(*this).fit(train, options, callbacks);
   }
 
@@ -349,7 +354,8 @@ public:
                       params.size(), " parameters");
     for (std::size_t i = 0; i < params.size(); ++i)
       check<ShapeError>(weights[i].shape() == params[i].value.shape(), "set_weights: tensor ", i, " is ",
-                        weights[i].shape(), ", parameter '", named_[i].first, "' is ", params[i].value.shape());
+                        weights[i].shape(), ", parameter '", named_[i].first, "' is ",
+                        params[i].value.shape());
     for (std::size_t i = 0; i < params.size(); ++i)
       std::copy(weights[i].begin(), weights[i].end(), params[i].value.begin());
   }
@@ -369,8 +375,8 @@ public:
   /// many values as the layers have counters.
   void set_counters(const std::vector<std::uint64_t>& values) {
     const std::size_t expected = counters().size();
-    check<ConfigError>(values.size() == expected, "Sequential::set_counters: ", values.size(), " values for the ",
-                       expected, " counters of the model's layers");
+    check<ConfigError>(values.size() == expected, "Sequential::set_counters: ", values.size(),
+                       " values for the ", expected, " counters of the model's layers");
     auto next = values.begin();
     for (auto& layer : layers_) {
       const std::size_t count = layer->counters().size();
@@ -403,7 +409,7 @@ public:
   const TrainingProfile& profile() const { return profiler_.profile(); }
   TrainingProfile& profile() { return profiler_.profile(); }
 
-private:
+ private:
   const Sequential& require_built() const {
     check<ConfigError>(built(), "Sequential: build(input_shape) the model first");
     return *this;
@@ -451,8 +457,8 @@ private:
   TensorView<T> activation(std::size_t i, std::size_t n) { return activations_[i].slice(0, n); }
 
   void check_item_shape(const Shape& item, const char* who) const {
-    check<ShapeError>(item == input_shape(), who, ": the model takes examples of shape ", input_shape(), ", got ",
-                      item);
+    check<ShapeError>(item == input_shape(), who, ": the model takes examples of shape ", input_shape(),
+                      ", got ", item);
   }
 
   /// Checks a batch shape and plans memory for it; returns the batch size.

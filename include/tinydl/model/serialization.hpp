@@ -89,7 +89,8 @@ inline std::string name_list(const std::vector<std::string>& names) {
 /// Names starting with `ignored` (when not empty) are skipped: a training state's optimizer tensors.
 template <typename T>
 void check_tensors_fit(const io::SafetensorsFile& file, const std::string& prefix,
-                       const std::vector<std::pair<std::string, Param<T>>>& expected, const std::string& ignored = "") {
+                       const std::vector<std::pair<std::string, Param<T>>>& expected,
+                       const std::string& ignored = "") {
   std::set<std::string> wanted;
   std::vector<std::string> missing, unexpected;
   for (const auto& [key, p] : expected) {
@@ -108,14 +109,16 @@ void check_tensors_fit(const io::SafetensorsFile& file, const std::string& prefi
   for (const auto& [key, p] : expected) {
     const io::TensorInfo& info = file.info(prefix + key);
     const bool floating = info.dtype == io::Dtype::F32 || info.dtype == io::Dtype::F64;
-    check<IoError>(p.integer ? is_integer_dtype(info.dtype) : floating, file.source(), ": tensor '", prefix + key,
-                   "' has dtype ", io::dtype_name(info.dtype), ", expected ", p.integer ? "an integer dtype" : "F32 or F64");
+    check<IoError>(p.integer ? is_integer_dtype(info.dtype) : floating, file.source(), ": tensor '",
+                   prefix + key, "' has dtype ", io::dtype_name(info.dtype), ", expected ",
+                   p.integer ? "an integer dtype" : "F32 or F64");
     const bool scalar_fits = p.value.size() == 1 && info.numel() == 1 && info.shape.size() <= 1;
     const bool shape_fits =
         scalar_fits || (info.shape.size() <= Shape::max_rank && info.to_shape() == p.value.shape());
     if (!shape_fits)  // the message is built only on failure
       throw IoError(tinydl::detail::concat(file.source(), ": tensor '", prefix, key, "' has shape ",
-                                           info.shape_string(), ", the model's parameter is ", p.value.shape()));
+                                           info.shape_string(), ", the model's parameter is ",
+                                           p.value.shape()));
   }
 }
 
@@ -128,27 +131,28 @@ constexpr std::uint64_t max_activation_values = std::uint64_t{1} << 28;
 /// tinydl allocate gigabytes (or abort on bad_alloc) before the tensors are compared. Walks the
 /// shapes with `output_shape` and sums `parameter_count`; throws `IoError` naming the file.
 template <typename T>
-void check_architecture_fits_file(const io::SafetensorsFile& file, const std::vector<std::unique_ptr<Layer<T>>>& layers,
-                                  const Shape& input) {
+void check_architecture_fits_file(const io::SafetensorsFile& file,
+                                  const std::vector<std::unique_ptr<Layer<T>>>& layers, const Shape& input) {
   std::uint64_t held = 0;
   for (const auto& name : file.names()) held += file.info(name).numel();
   std::uint64_t needed = 0;
   Shape shape = prepend_batch(1, input);
-  check<IoError>(shape.item_numel() <= max_activation_values, file.source(), ": input_shape ", input, " has more than ",
-                 max_activation_values, " values per example");
+  check<IoError>(shape.item_numel() <= max_activation_values, file.source(), ": input_shape ", input,
+                 " has more than ", max_activation_values, " values per example");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::uint64_t count = layers[i]->parameter_count(shape);
-    needed = count > std::numeric_limits<std::uint64_t>::max() - needed ? std::numeric_limits<std::uint64_t>::max()
-                                                                       : needed + count;
+    needed = count > std::numeric_limits<std::uint64_t>::max() - needed
+                 ? std::numeric_limits<std::uint64_t>::max()
+                 : needed + count;
     if (needed > held)
       throw IoError(tinydl::detail::concat(file.source(), ": the architecture needs ", needed,
                                            " parameter values up to layer ", i, " (", layers[i]->type(),
                                            "), but the file holds only ", held, " (is the file corrupt?)"));
     shape = layers[i]->output_shape(shape);
     if (shape.item_numel() > max_activation_values)
-      throw IoError(tinydl::detail::concat(file.source(), ": layer ", i, " (", layers[i]->type(), ") outputs ",
-                                           shape.item_numel(), " values per example, more than the limit of ",
-                                           max_activation_values));
+      throw IoError(tinydl::detail::concat(
+          file.source(), ": layer ", i, " (", layers[i]->type(), ") outputs ", shape.item_numel(),
+          " values per example, more than the limit of ", max_activation_values));
   }
 }
 
@@ -181,11 +185,11 @@ void load_weights(Sequential<T>& model, const std::string& path) {
   load_weights(model, io::SafetensorsFile::load(path));
 }
 
-
 /// `load_weights` from an open file, reading the tensors named `prefix` + key.
 template <typename T>
 void load_weights(Sequential<T>& model, const io::SafetensorsFile& file, const std::string& prefix = "") {
-  detail::check_tensors_fit(file, prefix, model.named_parameters());  // all checks first: a bad file changes nothing
+  detail::check_tensors_fit(file, prefix,
+                            model.named_parameters());  // all checks first: a bad file changes nothing
   detail::copy_parameters(file, prefix, model.named_parameters());
 }
 
@@ -222,8 +226,8 @@ void load_training_state(Sequential<T>& model, const std::string& path) {
   check<IoError>(training.is_object() && training.contains("optimizer") && training.contains("iterations") &&
                      training.contains("epochs_completed") && training.contains("dropout_steps"),
                  path, ": malformed tinydl.training metadata");
-  check<IoError>(training["optimizer"] == opt.type(), path, ": saved with optimizer ", training["optimizer"].dump(),
-                 ", the model is compiled with ", opt.type());
+  check<IoError>(training["optimizer"] == opt.type(), path, ": saved with optimizer ",
+                 training["optimizer"].dump(), ", the model is compiled with ", opt.type());
 
   // Every check before any change.
   std::size_t trainable = 0;
@@ -244,11 +248,11 @@ void load_training_state(Sequential<T>& model, const std::string& path) {
   }
   // A state saved after compile() but before the first step has no optimizer tensors yet (the
   // optimizer creates them on its first step): it loads as a fresh optimizer.
-  const bool has_slots = std::any_of(slot_keys.begin(), slot_keys.end(), [&](const std::string& key) {
-    return file.contains(key);
-  });
+  const bool has_slots = std::any_of(slot_keys.begin(), slot_keys.end(),
+                                     [&](const std::string& key) { return file.contains(key); });
   if (has_slots || iterations > 0)
-    for (const auto& key : slot_keys) check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
+    for (const auto& key : slot_keys)
+      check<IoError>(file.contains(key), path, ": missing optimizer state '", key, "'");
   detail::check_tensors_fit(file, "", model.named_parameters(), "optimizer.");
   std::size_t k = 0;
   for (const auto& p : model.parameters()) {
@@ -257,8 +261,8 @@ void load_training_state(Sequential<T>& model, const std::string& path) {
       const std::string& key = slot_keys[s * trainable + k];
       const io::TensorInfo& info = file.info(key);
       if (info.shape.size() > Shape::max_rank || info.to_shape() != p.value.shape())
-        throw IoError(tinydl::detail::concat(path, ": optimizer state '", key, "' has shape ", info.shape_string(),
-                                             ", its parameter is ", p.value.shape()));
+        throw IoError(tinydl::detail::concat(path, ": optimizer state '", key, "' has shape ",
+                                             info.shape_string(), ", its parameter is ", p.value.shape()));
       // The dtype too, before anything changes: an F16 slot used to fail only after the weights
       // were copied and the optimizer reset.
       if (info.dtype != io::Dtype::F32 && info.dtype != io::Dtype::F64)
@@ -268,8 +272,8 @@ void load_training_state(Sequential<T>& model, const std::string& path) {
     ++k;
   }
   const std::size_t counters = model.counters().size();
-  check<IoError>(steps.size() == counters, path, ": ", steps.size(), " dropout steps (layer counters) for ", counters,
-                 " in the model");
+  check<IoError>(steps.size() == counters, path, ": ", steps.size(), " dropout steps (layer counters) for ",
+                 counters, " in the model");
 
   detail::copy_parameters(file, "", model.named_parameters());
   opt.initialize_state(model.parameters());
@@ -291,20 +295,22 @@ Sequential<T> load_model(const std::string& path) {
   check<IoError>(found != file.metadata().end(), path,
                  ": no architecture (tinydl.model metadata); build the model in code and use load_weights()");
   const nlohmann::json model_json = nlohmann::json::parse(found->second, nullptr, false);
-  check<IoError>(model_json.is_object() && model_json.contains("input_shape") && model_json.contains("layers") &&
-                     model_json["layers"].is_array() && model_json["input_shape"].is_array(),
+  check<IoError>(model_json.is_object() && model_json.contains("input_shape") &&
+                     model_json.contains("layers") && model_json["layers"].is_array() &&
+                     model_json["input_shape"].is_array(),
                  path, ": malformed tinydl.model metadata");
   Sequential<T> model;
   try {
     std::vector<std::unique_ptr<Layer<T>>> layers;
     for (const auto& layer : model_json["layers"]) {
-      auto made = make_layer<T>(layer.at("type").get<std::string>(), layer.value("config", nlohmann::json::object()));
+      auto made =
+          make_layer<T>(layer.at("type").get<std::string>(), layer.value("config", nlohmann::json::object()));
       if (layer.contains("name")) made->set_name(layer["name"].get<std::string>());
       layers.push_back(std::move(made));
     }
     const auto dims = model_json["input_shape"].get<std::vector<std::size_t>>();
     check<IoError>(dims.size() >= 1 && dims.size() <= 3, path, ": input_shape must have 1 to 3 dimensions");
-    const Shape input = dims.size() == 1 ? Shape{dims[0]}
+    const Shape input = dims.size() == 1   ? Shape{dims[0]}
                         : dims.size() == 2 ? Shape{dims[0], dims[1]}
                                            : Shape{dims[0], dims[1], dims[2]};
     detail::check_architecture_fits_file(file, layers, input);  // before anything is allocated

@@ -46,7 +46,8 @@ std::string summary(const Sequential<T>& model) {
   const std::string rule(name_width + shape_width + count_width, '=');
   out << "Model: Sequential, input " << batch_of_items(model.input_shape()) << "\n";
   out << std::left << std::setw(name_width) << "Layer (type)" << std::setw(shape_width) << "Output shape"
-      << std::right << std::setw(count_width) << "Param #" << "\n"
+      << std::right << std::setw(count_width) << "Param #"
+      << "\n"
       << rule << "\n";
   for (std::size_t i = 0; i < model.size(); ++i) {
     out << std::left << std::setw(name_width) << (model.layer(i).name() + " (" + model.layer(i).type() + ")")

@@ -41,13 +41,13 @@ class Sequential;
 
 /// Options of `fit`, in the order of Keras's arguments.
 struct FitOptions {
-  std::size_t epochs = 1;            ///< train until this epoch count (with initial_epoch: resume)
+  std::size_t epochs = 1;  ///< train until this epoch count (with initial_epoch: resume)
   std::size_t batch_size = 32;
-  double validation_split = 0;       ///< fraction held out from the END of the training data, before shuffling
-  bool shuffle = true;               ///< reshuffle the training examples every epoch
-  std::uint64_t seed = 0;            ///< shuffling order: epoch e's order depends only on (seed, e)
-  int verbose = 1;                   ///< 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch
-  std::size_t initial_epoch = 0;     ///< first epoch to run (to resume an interrupted run)
+  double validation_split = 0;  ///< fraction held out from the END of the training data, before shuffling
+  bool shuffle = true;          ///< reshuffle the training examples every epoch
+  std::uint64_t seed = 0;       ///< shuffling order: epoch e's order depends only on (seed, e)
+  int verbose = 1;  ///< 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch
+  std::size_t initial_epoch = 0;  ///< first epoch to run (to resume an interrupted run)
 };
 
 /// Mean loss and accuracy of one batch.
@@ -81,24 +81,27 @@ double batch_accuracy(TensorView<const T> logits, TensorView<Label> labels) {
 /// Runs `fit`, `evaluate` and `predict` over datasets for one model; see the file comment.
 template <typename T>
 class Trainer {
-public:
+ public:
   explicit Trainer(Sequential<T>& model) : model_(model) {}
 
   /// Trains on `train`, holding out `options.validation_split` of it for validation.
   template <typename X>
-  History fit(const Dataset<X>& train, const FitOptions& options, const std::vector<Callback<T>*>& callbacks) {
+  History fit(const Dataset<X>& train, const FitOptions& options,
+              const std::vector<Callback<T>*>& callbacks) {
     check<ConfigError>(options.validation_split >= 0 && options.validation_split < 1,
                        "fit: validation_split must be in [0, 1), got ", options.validation_split);
-    const std::size_t held_out = static_cast<std::size_t>(static_cast<double>(train.size()) * options.validation_split);
-    return run(train, train.size() - held_out, held_out ? &train : nullptr, train.size() - held_out, held_out, options,
-               callbacks);
+    const std::size_t held_out =
+        static_cast<std::size_t>(static_cast<double>(train.size()) * options.validation_split);
+    return run(train, train.size() - held_out, held_out ? &train : nullptr, train.size() - held_out, held_out,
+               options, callbacks);
   }
 
   /// Trains on `train` and validates on `validation` after every epoch.
   template <typename X>
   History fit(const Dataset<X>& train, const Dataset<X>& validation, const FitOptions& options,
               const std::vector<Callback<T>*>& callbacks) {
-    check<ConfigError>(options.validation_split == 0, "fit: give validation data or a validation_split, not both");
+    check<ConfigError>(options.validation_split == 0,
+                       "fit: give validation data or a validation_split, not both");
     check<ShapeError>(!validation.empty(), "fit: the validation dataset is empty");
     return run(train, train.size(), &validation, 0, validation.size(), options, callbacks);
   }
@@ -139,10 +142,10 @@ public:
     return probabilities;
   }
 
-private:
+ private:
   void check_item_shape(const Shape& item, const char* who) const {
-    check<ShapeError>(item == model_.input_shape(), who, ": the model takes examples of shape ", model_.input_shape(),
-                      ", got ", item);
+    check<ShapeError>(item == model_.input_shape(), who, ": the model takes examples of shape ",
+                      model_.input_shape(), ", got ", item);
   }
 
   template <typename X>
@@ -151,7 +154,8 @@ private:
     const std::size_t classes = model_.classes();
     for (std::size_t i = first; i < first + count; ++i)
       check<Error>(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < classes, who, ": example ", i,
-                   " has label ", labels[i], " but the model has ", classes, " outputs (labels 0 to ", classes - 1, ")");
+                   " has label ", labels[i], " but the model has ", classes, " outputs (labels 0 to ",
+                   classes - 1, ")");
   }
 
   /// The batch size to use (0: the model's planned batch, else 64), with memory planned for it
@@ -167,7 +171,7 @@ private:
   History run(const Dataset<X>& train, std::size_t train_count, const Dataset<X>* validation,
               std::size_t validation_first, std::size_t validation_count, const FitOptions& options,
               const std::vector<Callback<T>*>& user_callbacks) {
-    (void)model_.input_shape();  // throws unless built
+    (void)model_.input_shape();                    // throws unless built
     Optimizer<T>& optimizer = model_.optimizer();  // throws unless compiled
     check<ConfigError>(options.batch_size > 0, "fit: batch_size must be at least 1");
     check<ConfigError>(options.initial_epoch <= options.epochs, "fit: initial_epoch ", options.initial_epoch,
@@ -187,18 +191,20 @@ private:
     std::vector<Callback<T>*> callbacks = user_callbacks;
     std::unique_ptr<ProgressBar<T>> progress;
     if (options.verbose > 0) {
-      progress = std::make_unique<ProgressBar<T>>(std::cout, options.verbose == 1 ? ProgressBar<T>::Style::automatic
-                                                                                  : ProgressBar<T>::Style::lines);
+      progress = std::make_unique<ProgressBar<T>>(
+          std::cout, options.verbose == 1 ? ProgressBar<T>::Style::automatic : ProgressBar<T>::Style::lines);
       callbacks.push_back(progress.get());
     }
 
     EpochIterator<X> batches(train, 0, train_count, batch_size);
-    TrainInfo info{options.initial_epoch, options.epochs, batches.batches(), batch_size, train_count, validation_count};
+    TrainInfo info{options.initial_epoch, options.epochs,  batches.batches(), batch_size,
+                   train_count,           validation_count};
     model_.clear_stop_request();
     History history;
     for (auto* c : callbacks) c->on_train_begin(model_, info);
 
-    for (std::size_t epoch = options.initial_epoch; epoch < options.epochs && !model_.stop_requested(); ++epoch) {
+    for (std::size_t epoch = options.initial_epoch; epoch < options.epochs && !model_.stop_requested();
+         ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       for (auto* c : callbacks) c->on_epoch_begin(model_, epoch);
       EpochLogs logs;

@@ -24,8 +24,10 @@ template <typename T>
 Sequential<T> mlp(Initializer init = Initializer::he_normal, std::size_t classes = 10) {
   Sequential<T> model;
   model.add(Flatten<T>())
-      .add(Dense<T>(256, true, init)).add(ReLU<T>())
-      .add(Dense<T>(128, true, init)).add(ReLU<T>())
+      .add(Dense<T>(256, true, init))
+      .add(ReLU<T>())
+      .add(Dense<T>(128, true, init))
+      .add(ReLU<T>())
       .add(Dense<T>(classes, true, init));
   return model;
 }
@@ -35,10 +37,15 @@ Sequential<T> mlp(Initializer init = Initializer::he_normal, std::size_t classes
 template <typename T>
 Sequential<T> basic_cnn(Initializer init = Initializer::he_normal, std::size_t classes = 10) {
   Sequential<T> model;
-  model.add(Conv2D<T>(32, 3, 1, Padding::valid(), true, init)).add(ReLU<T>()).add(MaxPool2D<T>(2))
-      .add(Conv2D<T>(64, 3, 1, Padding::valid(), true, init)).add(ReLU<T>()).add(MaxPool2D<T>(2))
+  model.add(Conv2D<T>(32, 3, 1, Padding::valid(), true, init))
+      .add(ReLU<T>())
+      .add(MaxPool2D<T>(2))
+      .add(Conv2D<T>(64, 3, 1, Padding::valid(), true, init))
+      .add(ReLU<T>())
+      .add(MaxPool2D<T>(2))
       .add(Flatten<T>())
-      .add(Dense<T>(128, true, init)).add(ReLU<T>())
+      .add(Dense<T>(128, true, init))
+      .add(ReLU<T>())
       .add(Dense<T>(classes, true, init));
   return model;
 }
@@ -48,7 +55,8 @@ Sequential<T> basic_cnn(Initializer init = Initializer::he_normal, std::size_t c
 /// Dropout -> Dense 10. Dropout rates 0.25, 0.25, 0.5 times `dropout_scale` (0 for the
 /// deterministic PyTorch parity check).
 template <typename T>
-Sequential<T> deeper_cnn(Initializer init = Initializer::he_normal, double dropout_scale = 1.0, std::size_t classes = 10) {
+Sequential<T> deeper_cnn(Initializer init = Initializer::he_normal, double dropout_scale = 1.0,
+                         std::size_t classes = 10) {
   Sequential<T> model;
   for (std::size_t filters : {32u, 64u}) {
     for (int repeat = 0; repeat < 2; ++repeat)
@@ -56,7 +64,10 @@ Sequential<T> deeper_cnn(Initializer init = Initializer::he_normal, double dropo
     model.add(MaxPool2D<T>(2)).add(Dropout<T>(0.25 * dropout_scale));
   }
   model.add(Flatten<T>())
-      .add(Dense<T>(256, true, init)).add(BatchNorm<T>()).add(ReLU<T>()).add(Dropout<T>(0.5 * dropout_scale))
+      .add(Dense<T>(256, true, init))
+      .add(BatchNorm<T>())
+      .add(ReLU<T>())
+      .add(Dropout<T>(0.5 * dropout_scale))
       .add(Dense<T>(classes, true, init));
   return model;
 }

@@ -19,23 +19,30 @@ namespace tinydl {
 /// Adam with bias correction; `weight_decay` adds an L2 penalty to the gradient.
 template <typename T>
 class Adam : public Optimizer<T> {
-public:
+ public:
   explicit Adam(double learning_rate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                 double weight_decay = 0)
       : Adam(learning_rate, beta1, beta2, eps, weight_decay, false) {}
 
   std::string type() const override { return decoupled_ ? "AdamW" : "Adam"; }
   nlohmann::json config() const override {
-    return {{"learning_rate", this->learning_rate()}, {"beta1", beta1_}, {"beta2", beta2_}, {"eps", eps_},
+    return {{"learning_rate", this->learning_rate()},
+            {"beta1", beta1_},
+            {"beta2", beta2_},
+            {"eps", eps_},
             {"weight_decay", weight_decay_}};
   }
 
-protected:
+ protected:
   Adam(double learning_rate, double beta1, double beta2, double eps, double weight_decay, bool decoupled)
-      : Optimizer<T>(learning_rate, {"exp_avg", "exp_avg_sq"}), beta1_(beta1), beta2_(beta2), eps_(eps),
-        weight_decay_(weight_decay), decoupled_(decoupled) {
-    check<ConfigError>(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, type(), ": betas must be in [0, 1), got (",
-                       beta1, ", ", beta2, ")");
+      : Optimizer<T>(learning_rate, {"exp_avg", "exp_avg_sq"}),
+        beta1_(beta1),
+        beta2_(beta2),
+        eps_(eps),
+        weight_decay_(weight_decay),
+        decoupled_(decoupled) {
+    check<ConfigError>(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, type(),
+                       ": betas must be in [0, 1), got (", beta1, ", ", beta2, ")");
     check<ConfigError>(eps >= 0 && weight_decay >= 0, type(), ": eps and weight_decay must be non-negative");
   }
 
@@ -49,10 +56,11 @@ protected:
     step.correction2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(beta2_, t)));
     step.decay = decoupled_ ? T(0) : static_cast<T>(weight_decay_);
     step.shrink = decoupled_ ? static_cast<T>(1 - lr * weight_decay_) : T(1);
-    kernels::adam_update(p.size(), step, p.data(), g.data(), this->slot_data(0, index), this->slot_data(1, index));
+    kernels::adam_update(p.size(), step, p.data(), g.data(), this->slot_data(0, index),
+                         this->slot_data(1, index));
   }
 
-private:
+ private:
   double beta1_, beta2_, eps_, weight_decay_;
   bool decoupled_;
 };
@@ -60,7 +68,7 @@ private:
 /// AdamW: Adam with decoupled weight decay (default 0.01, as PyTorch).
 template <typename T>
 class AdamW : public Adam<T> {
-public:
+ public:
   explicit AdamW(double learning_rate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                  double weight_decay = 0.01)
       : Adam<T>(learning_rate, beta1, beta2, eps, weight_decay, true) {}

@@ -21,7 +21,7 @@ namespace tinydl {
 /// Base class of the optimizers: `step(params)` updates every trainable parameter from its gradient.
 template <typename T>
 class Optimizer {
-public:
+ public:
   /// `slot_names`: the per-parameter state this optimizer keeps ("exp_avg", ...).
   Optimizer(double learning_rate, std::vector<std::string> slot_names)
       : slot_names_(std::move(slot_names)), slots_(slot_names_.size()) {
@@ -71,20 +71,20 @@ public:
   Tensor<T>& slot(std::size_t slot, std::size_t index) { return slots_.at(slot).at(index); }
   const Tensor<T>& slot(std::size_t slot, std::size_t index) const { return slots_.at(slot).at(index); }
 
-protected:
+ protected:
   /// Updates one parameter; `index` selects its slots.
   virtual void update(std::size_t index, TensorView<T> value, TensorView<const T> grad) = 0;
 
   T* slot_data(std::size_t slot, std::size_t index) { return slots_[slot][index].data(); }
 
-private:
+ private:
   void prepare_slots(std::size_t index, const Param<T>& p) {
     check<ShapeError>(p.grad.shape() == p.value.shape(), "optimizer: parameter '", p.name, "' has value ",
                       p.value.shape(), " but gradient ", p.grad.shape());
     for (auto& slot : slots_) {
       if (slot.size() <= index) slot.emplace_back(p.value.shape());  // first step: zero state
-      check<Error>(slot[index].shape() == p.value.shape(), "optimizer: trainable parameter ", index, " ('", p.name,
-                   "') is ", p.value.shape(), " but was ", slot[index].shape(),
+      check<Error>(slot[index].shape() == p.value.shape(), "optimizer: trainable parameter ", index, " ('",
+                   p.name, "') is ", p.value.shape(), " but was ", slot[index].shape(),
                    " at earlier steps; use one optimizer per model");
     }
   }

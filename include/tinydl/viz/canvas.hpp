@@ -38,15 +38,16 @@ namespace colors {
 inline constexpr Color white{255, 255, 255}, black{0, 0, 0}, gray{128, 128, 128}, light_gray{225, 225, 225};
 inline constexpr Color green{0, 140, 60}, red{200, 30, 30};
 /// A palette for series (colour-blind friendly, after Okabe & Ito).
-inline constexpr Color series[] = {{0, 114, 178}, {213, 94, 0}, {0, 158, 115}, {204, 121, 167}, {230, 159, 0}, {86, 180, 233}};
+inline constexpr Color series[] = {{0, 114, 178},   {213, 94, 0},  {0, 158, 115},
+                                   {204, 121, 167}, {230, 159, 0}, {86, 180, 233}};
 }  // namespace colors
 
 /// A width x height RGB image, row-major from the top-left corner.
 class Canvas {
-public:
+ public:
   Canvas(int width, int height, Color background = colors::white) : width_(width), height_(height) {
-    check<ConfigError>(width > 0 && height > 0 && width <= 16384 && height <= 16384, "Canvas: size ", width, "x",
-                       height, " out of range");
+    check<ConfigError>(width > 0 && height > 0 && width <= 16384 && height <= 16384, "Canvas: size ", width,
+                       "x", height, " out of range");
     pixels_.resize(static_cast<std::size_t>(width) * height * 3);
     fill_rect(0, 0, width, height, background);
   }
@@ -57,7 +58,8 @@ public:
 
   /// The colour at (x, y); throws `ConfigError` outside the canvas.
   Color at(int x, int y) const {
-    check<ConfigError>(x >= 0 && y >= 0 && x < width_ && y < height_, "Canvas::at: (", x, ", ", y, ") outside");
+    check<ConfigError>(x >= 0 && y >= 0 && x < width_ && y < height_, "Canvas::at: (", x, ", ", y,
+                       ") outside");
     const std::uint8_t* p = &pixels_[(static_cast<std::size_t>(y) * width_ + x) * 3];
     return {p[0], p[1], p[2]};
   }
@@ -96,8 +98,8 @@ public:
 
   /// A dashed line: `dash` pixels drawn, `gap` pixels skipped, starting `phase` pixels into the
   /// pattern; returns the phase at the end, so a polyline's dashes continue across its segments.
-  double draw_dashed_line(double x0, double y0, double x1, double y1, Color c, int thickness = 1, double dash = 12,
-                          double gap = 8, double phase = 0) {
+  double draw_dashed_line(double x0, double y0, double x1, double y1, Color c, int thickness = 1,
+                          double dash = 12, double gap = 8, double phase = 0) {
     const double length = std::hypot(x1 - x0, y1 - y0);
     const int steps = std::max(1, static_cast<int>(std::ceil(length)));
     for (int s = 0; s <= steps; ++s) {
@@ -158,7 +160,7 @@ public:
     io::write_file_atomically(path, bytes);
   }
 
-private:
+ private:
   int width_, height_;
   std::vector<std::uint8_t> pixels_;
 };

@@ -20,11 +20,12 @@ namespace tinydl::viz {
 struct Tile {
   const std::uint8_t* image = nullptr;  ///< `size` x `size` bytes
   std::vector<std::string> caption;
-  Color color = colors::black;           ///< caption colour
+  Color color = colors::black;  ///< caption colour
 };
 
 /// A grid of images magnified 5x with captions under each, and a title; `columns` per row.
-inline Canvas image_grid(const std::vector<Tile>& tiles, int image_size, int columns, const std::string& title) {
+inline Canvas image_grid(const std::vector<Tile>& tiles, int image_size, int columns,
+                         const std::string& title) {
   check<ConfigError>(!tiles.empty() && columns > 0, "image_grid: no tiles");
   const int scale = 5, text = Canvas::text_height(), margin = 16;
   const int tile_w = std::max(image_size * scale, 220), lines = 3;
@@ -39,8 +40,10 @@ inline Canvas image_grid(const std::vector<Tile>& tiles, int image_size, int col
     const int image_x = x + (tile_w - image_size * scale) / 2;
     canvas.draw_gray_image(image_x, y, tiles[i].image, image_size, image_size, scale);
     canvas.draw_rect(image_x - 1, y - 1, image_size * scale + 2, image_size * scale + 2, colors::gray);
-    for (std::size_t line = 0; line < tiles[i].caption.size() && line < static_cast<std::size_t>(lines); ++line)
-      canvas.draw_text_centered(x + tile_w / 2, y + image_size * scale + 8 + static_cast<int>(line) * (text + 4),
+    for (std::size_t line = 0; line < tiles[i].caption.size() && line < static_cast<std::size_t>(lines);
+         ++line)
+      canvas.draw_text_centered(x + tile_w / 2,
+                                y + image_size * scale + 8 + static_cast<int>(line) * (text + 4),
                                 tiles[i].caption[line], tiles[i].color);
   }
   return canvas;
@@ -48,21 +51,24 @@ inline Canvas image_grid(const std::vector<Tile>& tiles, int image_size, int col
 
 /// A heat map of a confusion matrix: rows are true classes, columns predicted ones; each cell
 /// shows its count and is shaded by the share of its row (so each row reads as recall).
-inline Canvas confusion_heatmap(const metrics::ConfusionMatrix& m, const std::vector<std::string>& class_names,
-                                const std::string& title) {
+inline Canvas confusion_heatmap(const metrics::ConfusionMatrix& m,
+                                const std::vector<std::string>& class_names, const std::string& title) {
   const int n = static_cast<int>(m.classes()), cell = 58, text = Canvas::text_height();
   int label_w = 0;
   for (int c = 0; c < n; ++c)
-    label_w = std::max(label_w, Canvas::text_width(std::to_string(c) + " " + class_names.at(static_cast<std::size_t>(c))));
+    label_w = std::max(
+        label_w, Canvas::text_width(std::to_string(c) + " " + class_names.at(static_cast<std::size_t>(c))));
   const int left = label_w + 30, top = 40 + Canvas::text_height(3) + text + 12;
   const std::string note = "rows: true class; shade: share of the row (blue: correct, red: errors)";
-  Canvas canvas(std::max(left + n * cell + 30, Canvas::text_width(note) + 30), top + n * cell + 3 * text + 40);
+  Canvas canvas(std::max(left + n * cell + 30, Canvas::text_width(note) + 30),
+                top + n * cell + 3 * text + 40);
   canvas.draw_text(16, 10, title, colors::black, 3);
   canvas.draw_text(left, top - text - 26, "predicted class", colors::black);
   for (int t = 0; t < n; ++t) {
-    const double row_total = static_cast<double>(std::max<std::size_t>(1, m.support(static_cast<std::size_t>(t))));
-    canvas.draw_text(12, top + t * cell + (cell - text) / 2, std::to_string(t) + " " + class_names.at(static_cast<std::size_t>(t)),
-                     colors::black);
+    const double row_total =
+        static_cast<double>(std::max<std::size_t>(1, m.support(static_cast<std::size_t>(t))));
+    canvas.draw_text(12, top + t * cell + (cell - text) / 2,
+                     std::to_string(t) + " " + class_names.at(static_cast<std::size_t>(t)), colors::black);
     canvas.draw_text_centered(left + t * cell + cell / 2, top - text - 6, std::to_string(t), colors::black);
     for (int p = 0; p < n; ++p) {
       const std::size_t count = m.count(static_cast<std::size_t>(t), static_cast<std::size_t>(p));
@@ -70,13 +76,14 @@ inline Canvas confusion_heatmap(const metrics::ConfusionMatrix& m, const std::ve
       // White to dark blue; the diagonal (correct) in blue, errors in orange-red.
       const Color full = t == p ? Color{8, 69, 148} : Color{200, 60, 20};
       const auto mix = [&](std::uint8_t to) {
-        return static_cast<std::uint8_t>(std::lround(255 + (to - 255) * std::min(1.0, t == p ? share : 4 * share)));
+        return static_cast<std::uint8_t>(
+            std::lround(255 + (to - 255) * std::min(1.0, t == p ? share : 4 * share)));
       };
       const Color fill{mix(full.r), mix(full.g), mix(full.b)};
       canvas.fill_rect(left + p * cell, top + t * cell, cell, cell, fill);
       const bool dark = (fill.r + fill.g + fill.b) < 3 * 140;
-      canvas.draw_text_centered(left + p * cell + cell / 2, top + t * cell + (cell - text) / 2, std::to_string(count),
-                                dark ? colors::white : colors::black);
+      canvas.draw_text_centered(left + p * cell + cell / 2, top + t * cell + (cell - text) / 2,
+                                std::to_string(count), dark ? colors::white : colors::black);
     }
   }
   for (int k = 0; k <= n; ++k) {
@@ -115,7 +122,8 @@ inline std::string format_tick(double v, double step) {
 /// Horizontal grid lines from `low` to `high` every `step`, labelled on the left of `left`;
 /// `to_row` maps a value to its pixel row.
 template <typename ToRow>
-void draw_value_grid(Canvas& canvas, int left, int right, double low, double high, double step, ToRow&& to_row) {
+void draw_value_grid(Canvas& canvas, int left, int right, double low, double high, double step,
+                     ToRow&& to_row) {
   const int text = Canvas::text_height();
   for (double v = low; v <= high + step / 2; v += step) {
     const int row = static_cast<int>(std::lround(to_row(v)));
@@ -128,8 +136,9 @@ void draw_value_grid(Canvas& canvas, int left, int right, double low, double hig
 }  // namespace detail
 
 /// Draws a line chart with axes, ticks, labels and a legend into the rectangle (x, y, w, h).
-inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::string& title, const std::string& x_label,
-                       const std::string& y_label, const std::vector<Series>& series) {
+inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::string& title,
+                       const std::string& x_label, const std::string& y_label,
+                       const std::vector<Series>& series) {
   double x_min = std::numeric_limits<double>::infinity(), x_max = -x_min, y_min = x_min, y_max = -x_min;
   for (const auto& s : series)
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
@@ -149,7 +158,8 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
 
   const int text = Canvas::text_height();
   // Title, then the y-axis label, then the plot area.
-  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 2 * text + 30, bottom = y + h - 2 * text - 24;
+  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 2 * text + 30,
+            bottom = y + h - 2 * text - 24;
   auto px = [&](double v) { return left + (v - x_min) / (x_max - x_min) * (right - left); };
   auto py = [&](double v) { return bottom - (v - y_min) / (y_max - y_min) * (bottom - top); };
 
@@ -191,7 +201,8 @@ inline void plot_lines(Canvas& canvas, int x, int y, int w, int h, const std::st
   for (const auto& s : series) legend_w = std::max(legend_w, Canvas::text_width(s.label));
   const int legend_x = right - legend_w - 60, line_h = text + 8;
   int legend_y = top + 8;
-  canvas.fill_rect(legend_x - 8, legend_y - 6, legend_w + 64, static_cast<int>(series.size()) * line_h + 8, colors::white);
+  canvas.fill_rect(legend_x - 8, legend_y - 6, legend_w + 64, static_cast<int>(series.size()) * line_h + 8,
+                   colors::white);
   canvas.draw_rect(legend_x - 8, legend_y - 6, legend_w + 64, static_cast<int>(series.size()) * line_h + 8,
                    colors::light_gray);
   for (const auto& s : series) {
@@ -216,14 +227,16 @@ struct Bar {
 
 /// Draws a bar chart with value labels into the rectangle (x, y, w, h); the value axis starts at
 /// `floor` (e.g. 0.8 for accuracies, so differences are visible) and the floor is labelled.
-inline void plot_bars(Canvas& canvas, int x, int y, int w, int h, const std::string& title, const std::string& value_label,
-                      const std::vector<Bar>& bars, double floor, int decimals) {
+inline void plot_bars(Canvas& canvas, int x, int y, int w, int h, const std::string& title,
+                      const std::string& value_label, const std::vector<Bar>& bars, double floor,
+                      int decimals) {
   double top_value = floor;
   for (const auto& b : bars) top_value = std::max(top_value, b.value + b.error);
   const double step = detail::nice_step(top_value - floor, 5);
   const double ceiling = std::ceil(top_value / step) * step + (top_value == floor ? step : 0);
   const int text = Canvas::text_height();
-  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 3 * text + 30, bottom = y + h - 2 * text - 20;
+  const int left = x + 80, right = x + w - 20, top = y + Canvas::text_height(3) + 3 * text + 30,
+            bottom = y + h - 2 * text - 20;
   auto py = [&](double v) { return bottom - (v - floor) / (ceiling - floor) * (bottom - top); };
   canvas.draw_text(x + 10, y + 6, title, colors::black, 3);
   detail::draw_value_grid(canvas, left, right, floor, ceiling, step, py);
@@ -242,8 +255,9 @@ inline void plot_bars(Canvas& canvas, int x, int y, int w, int h, const std::str
     }
     char value[32];
     std::snprintf(value, sizeof value, "%.*f", decimals, b.value);
-    canvas.draw_text_centered(center, bar_top - text - 8 - (b.error > 0 ? static_cast<int>(bar_top - py(b.value + b.error)) : 0),
-                              value, colors::black);
+    canvas.draw_text_centered(
+        center, bar_top - text - 8 - (b.error > 0 ? static_cast<int>(bar_top - py(b.value + b.error)) : 0),
+        value, colors::black);
     canvas.draw_text_centered(center, bottom + 10, b.label, colors::black);
   }
   canvas.draw_line(left, bottom, right, bottom, colors::black, 2);

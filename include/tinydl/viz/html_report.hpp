@@ -16,11 +16,20 @@ inline std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -28,7 +37,7 @@ inline std::string html_escape(const std::string& text) {
 
 /// Builds the page in order; every text argument is escaped.
 class HtmlReport {
-public:
+ public:
   explicit HtmlReport(std::string title) : title_(std::move(title)) {}
 
   void heading(const std::string& text, int level = 2) {
@@ -49,21 +58,24 @@ public:
     for (const auto& row : rows) {
       body_ += "  <tr>";
       for (std::size_t i = 0; i < row.size(); ++i)
-        body_ += (i == 0 ? "<th scope=\"row\">" : "<td>") + html_escape(row[i]) + (i == 0 ? "</th>" : "</td>");
+        body_ +=
+            (i == 0 ? "<th scope=\"row\">" : "<td>") + html_escape(row[i]) + (i == 0 ? "</th>" : "</td>");
       body_ += "</tr>\n";
     }
     body_ += "</table>\n";
   }
   /// An image file in the report's folder, shown at its natural size, with a caption.
   void figure(const std::string& file, const std::string& caption) {
-    body_ += "<figure><img src=\"" + html_escape(file) + "\" alt=\"" + html_escape(caption) + "\"><figcaption>" +
-             html_escape(caption) + "</figcaption></figure>\n";
+    body_ += "<figure><img src=\"" + html_escape(file) + "\" alt=\"" + html_escape(caption) +
+             "\"><figcaption>" + html_escape(caption) + "</figcaption></figure>\n";
   }
 
   std::string html() const {
-    return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + html_escape(title_) +
+    return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+           html_escape(title_) +
            "</title>\n<style>\n"
-           "body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; color: #222; }\n"
+           "body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; "
+           "color: #222; }\n"
            "table { border-collapse: collapse; margin: 1em 0; }\n"
            "th, td { border: 1px solid #ccc; padding: 0.35em 0.8em; text-align: right; }\n"
            "th { background: #f2f2f2; } th[scope=row] { text-align: left; }\n"
@@ -79,7 +91,7 @@ public:
     io::write_file_atomically(path, text.data(), text.size());
   }
 
-private:
+ private:
   std::string title_;
   std::string body_;
 };
