@@ -15,7 +15,8 @@
 #   avx2    Clang, Release, -mavx2 -mfma: the AVX2 kernels on an AVX-512 machine
 #   plain   Clang, Release, no -march: the portable x86-64 (SSE2) code paths
 # Then scripts/check_packages.sh checks that every file the builds used comes from a package the
-# install step brings (it counts as one test in the total).
+# install step brings, and scripts/check_format.sh that every C++ file is as clang-format writes
+# it (each counts as one test in the total).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -78,6 +79,13 @@ if [ ${#built[@]} -gt 0 ]; then
   else
     total_failed=$((total_failed + 1)); failed_configs+=("packages")
   fi
+fi
+
+say "Format check: clang-format --dry-run --Werror on every C++ file"
+if bash scripts/check_format.sh; then
+  total_passed=$((total_passed + 1))
+else
+  total_failed=$((total_failed + 1)); failed_configs+=("format")
 fi
 
 say "Finished ${configs[*]} in $((SECONDS - start)) s"

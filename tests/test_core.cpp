@@ -4,10 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -88,7 +91,8 @@ TEST_CASE("Views slice the batch and reshape without copying", "[core][tensor]")
   t.reshape(Shape{4, 6});
   CHECK(t.shape() == Shape{4, 6});
   CHECK_THROWS_AS(t.reshape(Shape{5, 5}), ShapeError);
-  CHECK_THROWS_WITH(Tensor<float>(Shape{2, 2}, {1, 2, 3}), "Tensor: 3 values given for shape (2, 2) (4 elements)");
+  CHECK_THROWS_WITH(Tensor<float>(Shape{2, 2}, {1, 2, 3}),
+                    "Tensor: 3 values given for shape (2, 2) (4 elements)");
 }
 
 TEST_CASE("Error types form a hierarchy under std::runtime_error", "[core][error]") {
@@ -210,7 +214,8 @@ TEST_CASE("Initialisers have the variances of He and Glorot", "[core][init]") {
   he_normal(c.view(), 10, rng, 4);
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   CHECK(!std::equal(a.begin(), a.end(), c.begin()));
-  CHECK_THROWS_WITH(he_normal(a.view(), 0, rng, 0), "he_normal: fan_in and fan_out must be positive, got 0 and 1");
+  CHECK_THROWS_WITH(he_normal(a.view(), 0, rng, 0),
+                    "he_normal: fan_in and fan_out must be positive, got 0 and 1");
 }
 
 TEST_CASE("Thread count is settable and validated", "[core][threads]") {
@@ -254,7 +259,8 @@ TEST_CASE("Every C++ block of docs/api.md appears in an example program", "[docs
   auto strip = [](const std::string& text) {
     std::string out, line;
     std::istringstream lines(text);
-    while (std::getline(lines, line)) out += line.substr(std::min(line.find_first_not_of(' '), line.size())) + "\n";
+    while (std::getline(lines, line))
+      out += line.substr(std::min(line.find_first_not_of(' '), line.size())) + "\n";
     return out;
   };
   const std::string examples = strip(read("examples/api_tour.cpp")) + strip(read("examples/minimal.cpp"));
@@ -290,4 +296,58 @@ TEST_CASE("Every C++ block of docs/api.md appears in an example program", "[docs
   }
   CHECK_FALSE(in_block);  // every block closed
   CHECK(blocks >= 7);
+}
+
+TEST_CASE("The #includes of include/tinydl/ follow the dependency rule", "[docs][architecture]") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(TINYDL_TEST_DATA_DIR) / "..";
+  // The rule, as docs/architecture.md writes it: a ```dependencies block of "folder: folders".
+  std::ifstream doc(root / "docs" / "architecture.md");
+  REQUIRE(doc.good());
+  std::map<std::string, std::set<std::string>> allowed;
+  bool in_rule = false;
+  for (std::string line; std::getline(doc, line);) {
+    if (line == "```dependencies") {
+      in_rule = true;
+    } else if (in_rule && line.rfind("```", 0) == 0) {
+      break;
+    } else if (in_rule) {
+      std::istringstream words(line);
+      std::string folder, used;
+      words >> folder;
+      REQUIRE(folder.size() > 1);
+      REQUIRE(folder.back() == ':');
+      folder.pop_back();
+      auto& mine = allowed[folder];
+      while (words >> used) mine.insert(used);
+    }
+  }
+  REQUIRE(allowed.size() >= 10);  // the block was found and read
+  std::size_t includes = 0;
+  for (const auto& folder : fs::directory_iterator(root / "include" / "tinydl")) {
+    if (!folder.is_directory()) continue;
+    const std::string name = folder.path().filename().string();
+    INFO("include/tinydl/" << name << "/ is not in the rule of docs/architecture.md");
+    REQUIRE(allowed.count(name) == 1);
+    for (const auto& header : fs::directory_iterator(folder.path())) {
+      std::ifstream in(header.path());
+      std::size_t number = 0;
+      for (std::string line; std::getline(in, line);) {
+        ++number;
+        const std::string prefix = "#include \"tinydl/";
+        if (line.rfind(prefix, 0) != 0) continue;
+        ++includes;
+        const std::string target = line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size());
+        const std::size_t slash = target.find('/');
+        const std::string used = slash == std::string::npos ? target : target.substr(0, slash);
+        INFO(name << "/" << header.path().filename().string() << ":" << number << ": " << line);
+        if (slash == std::string::npos) {
+          CHECK(target == "version.hpp");  // the one top-level header a folder may include
+        } else {
+          CHECK((used == name || allowed[name].count(used) == 1));
+        }
+      }
+    }
+  }
+  CHECK(includes > 100);
 }
