@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -22,29 +23,39 @@ using namespace tinydl;
 
 namespace {
 
+/// The most pixels a picture may have (8192 x 4096): decoding holds about 2 bytes per pixel, so a
+/// small file that declares a huge image (a 2.4 MB PNG of 16000 x 16000) is refused before stb
+/// allocates gigabytes for it.
+constexpr std::uint64_t max_picture_pixels = std::uint64_t{1} << 25;
+
 /// A picture file as a 28x28 Fashion-MNIST-like image, pixels 0..255.
 std::vector<std::uint8_t> load_picture(const std::string& path) {
-  int width = 0, height = 0, channels = 0;
-  unsigned char* pixels = stbi_load(path.c_str(), &width, &height, &channels, 1);  // 1 = grayscale
-  if (pixels == nullptr) {  // stb may give no reason: a null char* must not reach the stream
+  // stb may give no reason: a null char* must not reach the stream
+  const auto failure = [&](const char* doing) {
     const char* reason = stbi_failure_reason();
-    throw IoError(detail::concat(path, ": cannot read the image (",
-                                 reason ? reason
-                                        : "not a PNG, JPEG, BMP, GIF, "
-                                          "TGA or PNM file stb can decode",
-                                 ")"));
-  }
-  std::vector<double> gray(pixels, pixels + static_cast<std::size_t>(width) * height);
-  stbi_image_free(pixels);
+    return IoError(
+        detail::concat(path, ": cannot ", doing, " (",
+                       reason ? reason : "not a PNG, JPEG, BMP, GIF, TGA or PNM file stb can decode", ")"));
+  };
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info(path.c_str(), &width, &height, &channels)) throw failure("read the image's size");
+  const std::uint64_t pixels = std::uint64_t(width) * std::uint64_t(height);
+  check<IoError>(width > 0 && height > 0 && pixels <= max_picture_pixels, path, ": the image is ", width,
+                 " x ", height, " pixels, more than the ", max_picture_pixels,
+                 " this program reads; scale it down first");
+  const std::unique_ptr<unsigned char, void (*)(void*)> gray(
+      stbi_load(path.c_str(), &width, &height, &channels, 1),
+      stbi_image_free);  // 1 = grayscale
+  if (!gray) throw failure("read the image");
+  const auto at = [&](int x, int y) {
+    return double(gray.get()[std::size_t(y) * std::size_t(width) + std::size_t(x)]);
+  };
 
   // Fashion-MNIST shows light objects on black: invert pictures whose border is light.
   double border = 0;
-  for (int x = 0; x < width; ++x) border += gray[x] + gray[static_cast<std::size_t>(height - 1) * width + x];
-  for (int y = 0; y < height; ++y)
-    border +=
-        gray[static_cast<std::size_t>(y) * width] + gray[static_cast<std::size_t>(y) * width + width - 1];
-  if (border / (2.0 * (width + height)) > 127)
-    for (double& v : gray) v = 255 - v;
+  for (int x = 0; x < width; ++x) border += at(x, 0) + at(x, height - 1);
+  for (int y = 0; y < height; ++y) border += at(0, y) + at(width - 1, y);
+  const bool invert = border / (2.0 * (width + height)) > 127;
 
   // Area-average into 28x28: each output pixel is the mean of the input pixels it covers.
   std::vector<std::uint8_t> out(28 * 28);
@@ -54,7 +65,7 @@ std::vector<std::uint8_t> load_picture(const std::string& path) {
       const int y0 = oy * height / 28, y1 = std::max(y0 + 1, (oy + 1) * height / 28);
       double sum = 0;
       for (int y = y0; y < y1; ++y)
-        for (int x = x0; x < x1; ++x) sum += gray[static_cast<std::size_t>(y) * width + x];
+        for (int x = x0; x < x1; ++x) sum += invert ? 255 - at(x, y) : at(x, y);
       out[static_cast<std::size_t>(oy) * 28 + ox] =
           static_cast<std::uint8_t>(sum / ((x1 - x0) * (y1 - y0)) + 0.5);
     }

@@ -2,9 +2,12 @@
 // Fashion-MNIST loader on synthetic files, Dataset, one_hot.
 #include "test_support.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
+#include <sys/resource.h>
 #include <zlib.h>
 
 using namespace tinydl;
@@ -110,6 +113,37 @@ TEST_CASE("Each IDX corruption gives a clear error naming the file and the byte"
   CHECK_THAT(idx_error(dir / "missing.gz", 3), Contains("missing.gz: cannot open"));
 }
 
+TEST_CASE("IDX memory follows the file, not the header: a short file or a gzip bomb is refused cheaply",
+          "[data][idx][errors]") {
+  const fs::path dir = test::temporary_directory("data-bounded");
+  const auto peak_kib = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+  };
+  // A 28-byte file declaring 1 GiB - 1 of pixels: it used to zero 1 GiB before finding 12 bytes.
+  const long before = peak_kib();
+  const auto short_file = idx_bytes({1023, 1024, 1024}, 12);
+  for (bool gzip : {false, true}) {
+    const fs::path path = dir / (gzip ? "short.gz" : "short");
+    (gzip ? write_gzip : write_plain)(path, short_file);
+    CHECK_THAT(idx_error(path, 3),
+               Contains("truncated: the header declares 1072693248 bytes of data, the file has 12"));
+  }
+  CHECK(peak_kib() - before < 200 * 1024);  // KiB: far less than the 1 GiB declared
+  // 64 MiB of labels gzipped into about 64 KB: inflating more than 64 times the file is refused.
+  std::vector<char> bomb = idx_bytes({1u << 26}, 0);
+  bomb.resize(bomb.size() + (std::size_t{1} << 26), 0);
+  write_gzip(dir / "bomb.gz", bomb);
+  INFO("bomb.gz is " << fs::file_size(dir / "bomb.gz") << " bytes");
+  CHECK(fs::file_size(dir / "bomb.gz") < 200'000);
+  CHECK_THAT(idx_error(dir / "bomb.gz", 1),
+             Contains("bomb.gz: inflates to more than 64 times its") && Contains("(a gzip bomb?)"));
+  // The same data plain is fine: its size is its content.
+  write_plain(dir / "plain-labels", bomb);
+  CHECK(data::read_idx((dir / "plain-labels").string(), 1).values.size() == std::size_t{1} << 26);
+}
+
 TEST_CASE("fashion_mnist loads the four files, splits deterministically, and checks agreement",
           "[data][fashion]") {
   for (bool gzip : {true, false}) {
@@ -154,6 +188,25 @@ TEST_CASE("Dataset gathers batches converted and scaled, and slices", "[data][da
   CHECK(tail.labels()[0] == 2);
   CHECK(tail.features()[0] == 30);
   CHECK_THROWS_AS(data.slice(3, 5), ShapeError);
+}
+
+TEST_CASE("Dataset refuses non-finite features, naming the first", "[data][dataset][nan]") {
+  Tensor<float> x(Shape{3, 2, 2});
+  std::fill(x.begin(), x.end(), 0.5f);
+  CHECK_NOTHROW(Dataset<float>(x, Tensor<std::int32_t>(Shape{3})));
+  x[9] = std::numeric_limits<float>::infinity();  // example 2, position 1
+  x[11] = std::nanf("");
+  CHECK_THROWS_WITH(
+      Dataset<float>(x, Tensor<std::int32_t>(Shape{3})),
+      "Dataset: example 2 has a non-finite feature (inf at position 1 of the example); clean or "
+      "impute the data first");
+  x[6] = -std::numeric_limits<float>::quiet_NaN();  // an earlier one wins
+  CHECK_THROWS_WITH(Dataset<float>(x, Tensor<std::int32_t>(Shape{3})),
+                    Contains("example 1 has a non-finite feature"));
+  CHECK_THROWS_AS(Dataset<float>(x, Tensor<std::int32_t>(Shape{3})), ConfigError);
+  CHECK_THROWS_WITH(
+      Dataset<std::uint8_t>(Tensor<std::uint8_t>(Shape{1, 1}), Tensor<std::int32_t>(Shape{1}), std::nan("")),
+      "Dataset: the scale must be finite, got nan");
 }
 
 TEST_CASE("one_hot puts a 1 in each label's column", "[data][one_hot]") {

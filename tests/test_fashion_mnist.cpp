@@ -81,6 +81,20 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
   CHECK(std::system(
             (std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 10000 2> /dev/null").c_str()) !=
         0);
+  // A 45-byte PNG that declares 16000 x 16000 pixels is refused from its header (it used to make
+  // predict hold 2.25 GB): the signature, an IHDR chunk (stb does not check CRCs) and IEND.
+  const std::string huge = (out / "huge.png").string(), huge_log = (out / "huge.txt").string();
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,    13,
+                               'I',  'H', 'D', 'R', 0,    0,    0x3e, 0x80, 0, 0, 0x3e, 0x80,
+                               8,    0,   0,   0,   0,    0,    0,    0,    0, 0, 0,    0,
+                               0,    'I', 'E', 'N', 'D',  0,    0,    0,    0};
+  io::write_file_atomically(huge, reinterpret_cast<const char*>(png), sizeof png);
+  CHECK(std::system(
+            (std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " " + huge + " 2> " + huge_log).c_str()) !=
+        0);
+  const auto refused = io::read_file(huge_log);
+  CHECK_THAT(std::string(refused.begin(), refused.end()),
+             Catch::Matchers::Contains("16000 x 16000 pixels, more than the 33554432 this program reads"));
 #endif
 }
 #endif

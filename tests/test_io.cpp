@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #if defined(__unix__)
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
@@ -139,6 +140,54 @@ TEST_CASE("safetensors rejects each kind of malformed file with a clear error", 
   CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
              Contains("bytes [0, 4) of the data belong to no tensor"));
   CHECK_THAT(parse_error(make_file(good, 11)), Contains("3 bytes of trailing garbage after the last tensor"));
+
+  // values of the wrong JSON type, wherever they are
+  const std::string offsets = R"("data_offsets":[0,8])";
+  for (const char* entry : {R"(5)", R"([1, {"x": 2}])", R"("F32")"})
+    CHECK_THAT(parse_error(make_file(std::string(R"({"a":)") + entry + "}", 8)),
+               Contains("tensor 'a': entry is not a JSON object"));
+  for (const char* dtype : {R"(["F32"])", R"({"F": 32})", "32", "null"})
+    CHECK_THAT(parse_error(make_file(
+                   std::string(R"({"a":{"dtype":)") + dtype + R"(,"shape":[2],)" + offsets + "}}", 8)),
+               Contains("missing or non-string \"dtype\""));
+  for (const char* shape : {R"({"x": 2})", "2", R"("2")"})
+    CHECK_THAT(parse_error(make_file(
+                   std::string(R"({"a":{"dtype":"F32","shape":)") + shape + "," + offsets + "}}", 8)),
+               Contains("missing or non-array \"shape\""));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32",)" + offsets + "}}", 8)),
+             Contains("missing or non-array \"shape\""));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[2.5],)" + offsets + "}}", 8)),
+             Contains("shape entries must be non-negative integers"));
+  for (const char* bad : {"[0]", "[0,8,9]", "[0,-8]", R"("0,8")", R"({"begin": 0})"})
+    CHECK_THAT(parse_error(make_file(
+                   std::string(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)") + bad + "}}", 8)),
+               Contains("\"data_offsets\" must be two non-negative integers"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":["k"]})", 0)),
+             Contains("__metadata__ is not a map of strings"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":"k"})", 0)),
+             Contains("__metadata__ is not a map of strings"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{"k":{"v":"w"}}})", 0)),
+             Contains("__metadata__ entry 'k' is not a string"));
+  // nothing nests deeper than the format, and no shape is absurdly long
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F32","shape":[[2]],)" + offsets + "}}", 8)),
+             Contains("header nests an array 4 levels deep; a safetensors header has at most 3"));
+  std::string long_shape = R"({"a":{"dtype":"F32","shape":[)";
+  for (int i = 0; i < 65; ++i) long_shape += i ? ",1" : "1";
+  CHECK_THAT(parse_error(make_file(long_shape + "]," + offsets + "}}", 8)),
+             Contains("tensor 'a': shape has more than 64 dimensions"));
+  // The header is read as events, not as a JSON tree: 20 MB of nested arrays, which used to
+  // become a tree of 20 million arrays (~1 GB), stop at the fourth level.
+  {
+    const auto peak_kib = [] {
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      return usage.ru_maxrss;
+    };
+    const long before = peak_kib();
+    const std::string deep = R"({"a":)" + std::string(20'000'000, '[') + "}";
+    CHECK_THAT(parse_error(make_file(deep, 0)), Contains("header nests an array 4 levels deep"));
+    CHECK(peak_kib() - before < 150 * 1024);  // KiB: the file and its copies, not a tree
+  }
 
   // A missing file names itself.
   CHECK_THROWS_WITH(io::SafetensorsFile::load("/nonexistent/model.safetensors"),

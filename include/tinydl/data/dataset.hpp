@@ -5,6 +5,7 @@
 /// model's scalar type one batch at a time: input = features * scale (1/255 maps pixels to [0, 1]).
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -21,7 +22,8 @@ class Dataset {
  public:
   Dataset() = default;
 
-  /// Takes `features` (N, ...) and `labels` (N). Throws `ShapeError` if the counts differ.
+  /// Takes `features` (N, ...) and `labels` (N). Throws `ShapeError` if the counts differ and
+  /// `ConfigError` naming the first NaN or infinity among floating-point features.
   Dataset(Tensor<X> features, Tensor<std::int32_t> labels, double scale = 1.0)
       : features_(std::move(features)), labels_(std::move(labels)), scale_(scale) {
     check<ShapeError>(features_.rank() >= 2,
@@ -30,6 +32,17 @@ class Dataset {
     check<ShapeError>(labels_.rank() == 1 && labels_.shape()[0] == features_.shape()[0],
                       "Dataset: ", features_.shape()[0], " examples ", features_.shape(), " but labels ",
                       labels_.shape());
+    check<ConfigError>(std::isfinite(scale_), "Dataset: the scale must be finite, got ", scale_);
+    // A NaN or infinity in the inputs would train a NaN model without a word: refuse it here,
+    // naming the first one, where it is still easy to find.
+    if constexpr (std::is_floating_point_v<X>) {
+      const std::size_t item = features_.shape().item_numel();
+      for (std::size_t i = 0; i < features_.size(); ++i)
+        if (!std::isfinite(features_[i]))
+          throw ConfigError(tinydl::detail::concat(
+              "Dataset: example ", i / item, " has a non-finite feature (", features_[i], " at position ",
+              i % item, " of the example); clean or impute the data first"));
+    }
   }
 
   /// Number of examples.

@@ -6,14 +6,21 @@
 ///     byte 3      number of dimensions d     then d big-endian 32-bit sizes, then the data
 ///
 /// idx1 files hold labels (d = 1), idx3 files images (d = 3: count, rows, columns). The reader
-/// checks the magic number, the rank, that the declared sizes are sane before allocating
-/// anything, and that the data is exactly as long as declared (no truncation, no trailing
-/// bytes). Errors are `IoError`s naming the file and the byte offset.
+/// checks the magic number, the rank, that the declared sizes are sane, and that the data is
+/// exactly as long as declared (no truncation, no trailing bytes). Errors are `IoError`s naming
+/// the file and the byte offset.
 ///
-/// Files are read through zlib's gzread, which reads gzip and plain files alike.
+/// Memory follows the file, not its header: the data is read in chunks as it arrives (a 16-byte
+/// file declaring 1 GiB fails after reading 16 bytes, where it used to zero 1 GiB first), and a
+/// gzip file may not inflate to more than `idx_max_inflation` times its own size plus 1 MiB (a
+/// 1 MB gzip bomb used to take 5 GB). Files are read through zlib's gzread, which reads gzip and
+/// plain files alike.
 
+#include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <zlib.h>
@@ -33,6 +40,10 @@ struct IdxArray {
 /// far below what would exhaust memory on a bad header.
 inline constexpr std::uint64_t idx_max_elements = std::uint64_t{1} << 30;
 
+/// The most a gzip file may inflate: this many times its size, plus 1 MiB. Real IDX files
+/// compress 2-5x (Fashion-MNIST's images 1.8x); zlib's own limit is about 1032x.
+inline constexpr std::uint64_t idx_max_inflation = 64;
+
 namespace detail {
 
 /// A gzread-based reader that remembers its position, for error messages.
@@ -40,6 +51,9 @@ class IdxStream {
  public:
   explicit IdxStream(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
     check<IoError>(file_ != nullptr, path, ": cannot open (missing file?)");
+    std::error_code error;
+    const std::uintmax_t bytes = std::filesystem::file_size(path, error);
+    file_bytes_ = error ? 0 : static_cast<std::uint64_t>(bytes);
   }
   ~IdxStream() {
     if (file_) gzclose(file_);
@@ -63,6 +77,10 @@ class IdxStream {
       done += static_cast<std::size_t>(got);
     }
     offset_ += done;
+    // gzdirect is 1 for a plain file, whose bytes are its size; only inflation can outgrow it.
+    if (!gzdirect(file_) && file_bytes_ > 0 && offset_ > idx_max_inflation * file_bytes_ + (1u << 20))
+      throw IoError(tinydl::detail::concat(path_, ": inflates to more than ", idx_max_inflation,
+                                           " times its ", file_bytes_, " bytes plus 1 MiB (a gzip bomb?)"));
     return done;
   }
 
@@ -81,6 +99,7 @@ class IdxStream {
   std::string path_;
   gzFile file_;
   std::uint64_t offset_ = 0;
+  std::uint64_t file_bytes_ = 0;  // the size on disk (0 if unknown: then no inflation bound)
 };
 
 }  // namespace detail
@@ -112,10 +131,19 @@ inline IdxArray read_idx(const std::string& path, std::size_t rank) {
     array.dims.push_back(static_cast<std::size_t>(size));
   }
   const std::uint64_t data_start = in.offset();
-  array.values.resize(static_cast<std::size_t>(count));
-  const std::size_t got = in.read(array.values.data(), array.values.size());
-  check<IoError>(got == array.values.size(), path, ": byte ", data_start + got,
-                 ": truncated: the header declares ", count, " bytes of data, the file has ", got);
+  // In chunks as the data arrives: the header alone never decides how much is allocated.
+  constexpr std::size_t chunk = std::size_t{1} << 20;
+  while (array.values.size() < count) {
+    const std::size_t before = array.values.size();
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, count - before));
+    array.values.resize(before + want);
+    const std::size_t read = in.read(array.values.data() + before, want);
+    array.values.resize(before + read);
+    if (read < want) break;
+  }
+  const std::size_t got = array.values.size();
+  check<IoError>(got == count, path, ": byte ", data_start + got, ": truncated: the header declares ", count,
+                 " bytes of data, the file has ", got);
   unsigned char extra;
   check<IoError>(in.read(&extra, 1) == 0, path, ": byte ", data_start + count,
                  ": trailing bytes after the declared data (wrong header?)");

@@ -9,7 +9,10 @@
 /// Data is raw, little-endian, row-major.
 ///
 /// The reader trusts nothing: the header length is bounded (100 MB, as in the reference
-/// implementation) and must fit the file; the JSON must be well formed; every dtype must be known;
+/// implementation) and must fit the file; the header is read as a stream of JSON events into the
+/// tensor entries directly, never as a JSON tree, and nothing may nest deeper than the format does
+/// (so memory stays within a few times the header's bytes: a 100 MB header of nested arrays used
+/// to take 3.85 GB as a tree); the JSON must be well formed; every dtype must be known;
 /// shape x dtype size must equal the byte span; the spans must lie inside the data, must not
 /// overlap, and together must cover it exactly (no holes, no trailing garbage). Every failure is an
 /// `IoError` that names the file and, where there is one, the tensor.
@@ -213,6 +216,172 @@ Conversion convert_element(Dtype dtype, const char* raw, std::size_t i, T& out) 
   }
 }
 
+/// A header entry as written, before it is checked: what `HeaderReader` collects per tensor.
+struct RawEntry {
+  bool is_object = false;
+  std::string unexpected_field;  ///< the first field that is not dtype, shape or data_offsets
+  bool has_dtype = false, dtype_is_string = false;
+  std::string dtype;
+  bool has_shape = false, shape_is_array = false, shape_entries_ok = true;
+  std::vector<std::uint64_t> shape;
+  bool has_offsets = false, offsets_ok = true;
+  std::vector<std::uint64_t> offsets;
+};
+
+/// Reads a safetensors header as a stream of JSON events (nlohmann's SAX interface) straight into
+/// raw tensor entries and the metadata, so memory follows the entries, not a JSON tree. The
+/// format nests three levels (header object, entry object, shape array); anything deeper stops
+/// the parse at once. Semantic problems are recorded in the entries (checked afterwards, as
+/// before); `error` holds what stopped the parse.
+class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  /// The longest shape accepted: far above any real tensor's rank (tinydl loads up to 4).
+  static constexpr std::size_t max_shape_rank = 64;
+
+  std::vector<std::pair<std::string, RawEntry>> entries;  ///< in file order; later duplicates win
+  std::map<std::string, std::string> metadata;
+  std::string error;  ///< why the parse stopped early (empty: it did not, or JSON was malformed)
+
+  bool null() override { return scalar(false, 0, nullptr); }
+  bool boolean(bool) override { return scalar(false, 0, nullptr); }
+  bool number_integer(number_integer_t) override { return scalar(false, 0, nullptr); }  // negative
+  bool number_unsigned(number_unsigned_t v) override { return scalar(true, v, nullptr); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(false, 0, nullptr); }
+  bool string(string_t& v) override { return scalar(false, 0, &v); }
+  bool binary(binary_t&) override { return scalar(false, 0, nullptr); }
+
+  bool start_object(std::size_t) override { return open("an object"); }
+  bool start_array(std::size_t) override { return open("an array"); }
+
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+
+  bool key(string_t& k) override {
+    key_ = k;
+    if (depth_ == 2 && !in_metadata_ && skip_ == 0) note_field(entries.back().second, key_);
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  /// An object or array begins at depth_ + 1.
+  bool open(const char* what) {
+    ++depth_;
+    if (depth_ > 3)
+      return stop(tinydl::detail::concat("header nests ", what, " ", depth_,
+                                         " levels deep; a safetensors header has at most 3"));
+    if (skip_ != 0) return true;
+    const bool array = what[3] == 'a';  // "an array"
+    if (depth_ == 1) return array ? stop("header is not a JSON object") : true;
+    if (depth_ == 2) {
+      if (key_ == "__metadata__") {
+        if (array) return stop("__metadata__ is not a map of strings");
+        in_metadata_ = true;
+        return true;
+      }
+      entries.emplace_back(key_, RawEntry{});
+      entries.back().second.is_object = !array;
+      if (array) skip_ = depth_;  // not an object: reported when the entries are checked
+      return true;
+    }
+    // depth 3: a field's value inside a tensor entry or the metadata
+    if (in_metadata_) return stop(tinydl::detail::concat("__metadata__ entry '", key_, "' is not a string"));
+    RawEntry& e = entries.back().second;
+    field_ = key_;
+    if (array && field_ == "shape") {
+      e.has_shape = e.shape_is_array = true;
+      e.shape.clear();
+      return true;
+    }
+    if (array && field_ == "data_offsets") {
+      e.has_offsets = e.offsets_ok = true;
+      e.offsets.clear();
+      return true;
+    }
+    wrong_type(e, field_);
+    skip_ = depth_;
+    return true;
+  }
+
+  bool close() {
+    if (skip_ == depth_) skip_ = 0;
+    if (depth_ == 2) in_metadata_ = false;
+    --depth_;
+    return true;
+  }
+
+  /// A value that is not an object or array: where it is decides what it means.
+  bool scalar(bool is_unsigned, std::uint64_t value, string_t* text) {
+    if (skip_ != 0) return true;
+    if (depth_ == 0) return stop("header is not a JSON object");
+    if (depth_ == 1) {
+      if (key_ == "__metadata__") return stop("__metadata__ is not a map of strings");
+      entries.emplace_back(key_, RawEntry{});  // not an object
+      return true;
+    }
+    if (in_metadata_) {
+      if (text == nullptr)
+        return stop(tinydl::detail::concat("__metadata__ entry '", key_, "' is not a string"));
+      metadata[key_] = std::move(*text);
+      return true;
+    }
+    RawEntry& e = entries.back().second;
+    if (depth_ == 2) {
+      if (key_ == "dtype" && text != nullptr) {
+        e.has_dtype = e.dtype_is_string = true;
+        e.dtype = std::move(*text);
+      } else {
+        wrong_type(e, key_);
+      }
+      return true;
+    }
+    // depth 3: an element of shape or data_offsets
+    if (field_ == "shape") {
+      if (!is_unsigned) e.shape_entries_ok = false;
+      if (e.shape.size() == max_shape_rank)
+        return stop(tinydl::detail::concat("tensor '", entries.back().first, "': shape has more than ",
+                                           max_shape_rank, " dimensions"));
+      e.shape.push_back(value);
+    } else {
+      if (!is_unsigned || e.offsets.size() == 2) e.offsets_ok = false;
+      if (e.offsets.size() < 2) e.offsets.push_back(value);
+    }
+    return true;
+  }
+
+  /// `field` holds a value of the wrong JSON type (or is not a field of the format).
+  static void wrong_type(RawEntry& e, const std::string& field) {
+    if (field == "dtype") {
+      e.has_dtype = true;
+      e.dtype_is_string = false;
+    } else if (field == "shape") {
+      e.has_shape = true;
+      e.shape_is_array = false;
+    } else if (field == "data_offsets") {
+      e.has_offsets = true;
+      e.offsets_ok = false;
+    }
+  }
+
+  static void note_field(RawEntry& e, const std::string& field) {
+    if (field != "dtype" && field != "shape" && field != "data_offsets" && e.unexpected_field.empty())
+      e.unexpected_field = field;
+  }
+
+  bool stop(std::string why) {
+    error = std::move(why);
+    return false;
+  }
+
+  std::size_t depth_ = 0;
+  std::size_t skip_ = 0;  // the depth of a container whose contents are ignored (a wrong type); 0: none
+  bool in_metadata_ = false;
+  std::string key_, field_;
+};
+
 }  // namespace detail
 
 /// A safetensors file read into memory and validated. Tensors are read out by name, converted to
@@ -323,23 +492,14 @@ class SafetensorsFile {
     const std::string header(bytes_.data() + 8, static_cast<std::size_t>(header_size));
     if (header.empty() || header[0] != '{') fail("header is not a JSON object (it must start with '{')");
 
-    const nlohmann::json json = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded()) fail("header is not well-formed JSON");
-    if (!json.is_object()) fail("header is not a JSON object");
+    detail::HeaderReader reader;
+    const bool parsed = nlohmann::json::sax_parse(header, &reader);
+    if (!reader.error.empty()) fail(reader.error);
+    if (!parsed) fail("header is not well-formed JSON");
 
+    metadata_ = std::move(reader.metadata);
     const std::uint64_t data_size = bytes_.size() - data_start_;
-    for (const auto& [name, value] : json.items()) {
-      if (name == "__metadata__") {
-        if (!value.is_object()) fail("__metadata__ is not a map of strings");
-        for (const auto& [key, text] : value.items()) {
-          if (!text.is_string())
-            fail(tinydl::detail::concat("__metadata__ entry '", key, "' is not a string"));
-          metadata_[key] = text.get<std::string>();
-        }
-        continue;
-      }
-      tensors_[name] = parse_entry(name, value, data_size);
-    }
+    for (const auto& [name, raw] : reader.entries) tensors_[name] = parse_entry(name, raw, data_size);
 
     // The spans, in data order, must tile [0, data_size) exactly.
     for (const auto& entry : tensors_) order_.push_back(entry.first);
@@ -366,42 +526,32 @@ class SafetensorsFile {
                                   " bytes, tensors end at ", position, ")"));
   }
 
-  TensorInfo parse_entry(const std::string& name, const nlohmann::json& value,
+  TensorInfo parse_entry(const std::string& name, const detail::RawEntry& raw,
                          std::uint64_t data_size) const {
     const std::string what = "tensor '" + name + "': ";
-    if (!value.is_object()) fail(what + "entry is not a JSON object");
-    for (const auto& [key, unused] : value.items()) {
-      (void)unused;
-      if (key != "dtype" && key != "shape" && key != "data_offsets")
-        fail(what + "unexpected field '" + key + "'");
-    }
+    if (!raw.is_object) fail(what + "entry is not a JSON object");
+    if (!raw.unexpected_field.empty()) fail(what + "unexpected field '" + raw.unexpected_field + "'");
     TensorInfo entry;
-    const auto dtype = value.find("dtype");
-    if (dtype == value.end() || !dtype->is_string()) fail(what + "missing or non-string \"dtype\"");
-    if (!parse_dtype(dtype->get<std::string>(), entry.dtype))
-      fail(what + "unknown dtype \"" + dtype->get<std::string>() + "\"");
+    if (!raw.has_dtype || !raw.dtype_is_string) fail(what + "missing or non-string \"dtype\"");
+    if (!parse_dtype(raw.dtype, entry.dtype)) fail(what + "unknown dtype \"" + raw.dtype + "\"");
 
-    const auto shape = value.find("shape");
-    if (shape == value.end() || !shape->is_array()) fail(what + "missing or non-array \"shape\"");
+    if (!raw.has_shape || !raw.shape_is_array) fail(what + "missing or non-array \"shape\"");
+    if (!raw.shape_entries_ok) fail(what + "shape entries must be non-negative integers");
     std::uint64_t numel = 1;
     bool overflow = false;
-    for (const auto& d : *shape) {
-      if (!d.is_number_unsigned()) fail(what + "shape entries must be non-negative integers");
-      const std::uint64_t extent = d.get<std::uint64_t>();
+    for (const std::uint64_t extent : raw.shape) {
       if (extent != 0 && numel > std::numeric_limits<std::uint64_t>::max() / extent) overflow = true;
       numel *= extent;
-      entry.shape.push_back(extent);
     }
+    entry.shape = raw.shape;
     const std::uint64_t element = dtype_size(entry.dtype);
     if (overflow || numel > std::numeric_limits<std::uint64_t>::max() / element)
       fail(what + "shape " + entry.shape_string() + " overflows");
 
-    const auto offsets = value.find("data_offsets");
-    if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 ||
-        !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
+    if (!raw.has_offsets || !raw.offsets_ok || raw.offsets.size() != 2)
       fail(what + "\"data_offsets\" must be two non-negative integers [begin, end]");
-    entry.begin = (*offsets)[0].get<std::uint64_t>();
-    entry.end = (*offsets)[1].get<std::uint64_t>();
+    entry.begin = raw.offsets[0];
+    entry.end = raw.offsets[1];
     if (entry.begin > entry.end)
       fail(tinydl::detail::concat(what, "data_offsets [", entry.begin, ", ", entry.end,
                                   "] end before they begin"));
