@@ -2,8 +2,13 @@
 // every kind of malformed file) and atomic file writes.
 #include "test_support.hpp"
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
 
 #if defined(__unix__)
 #include <sys/resource.h>
@@ -288,4 +293,64 @@ TEST_CASE("A value out of the integer range it is read as is an IoError, the tar
   file.read_into("f32", truncated.view());  // in range: truncated toward zero, as static_cast
   CHECK(truncated[1] == 2);
   CHECK(truncated[2] == -1);
+}
+
+TEST_CASE("A checkpointing process killed at random moments leaves a whole checkpoint, 40 times over",
+          "[io][file][crash]") {
+  // A child saves the same model again and again, its weights all equal to a counter that says
+  // which save it is; the parent kills it with SIGKILL after a random 0.2-20 ms, 40 times. After
+  // each kill the checkpoint must load (no torn file) and hold one save whole: every weight equal,
+  // either the last round's value or one of this round's. The killed writer's temporary may stay,
+  // but the next writer removes it: they never pile up.
+  const fs::path dir = test::temporary_directory("io-kill");
+  const std::string path = (dir / "checkpoint.safetensors").string();
+  Sequential<float> model;
+  model.add(Flatten<float>()).add(Dense<float>(64)).add(Dense<float>(10));  // 17,098 values: a 68 KB file
+  model.build(Shape{1, 16, 16});
+  const auto fill = [&](float value) {
+    for (const auto& p : model.parameters()) std::fill(p.value.begin(), p.value.end(), value);
+  };
+  fill(0);
+  model.save(path);
+  std::mt19937 gen(7);
+  float last = 0;
+  int advanced = 0;
+  for (int round = 1; round <= 40; ++round) {
+    const float first = static_cast<float>(round * 100000);
+    std::cout.flush();
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the writer: never returns, never runs the parent's exit handlers
+      try {
+        for (int k = 0; k < 99999; ++k) {
+          fill(first + static_cast<float>(k));
+          model.save(path);
+        }
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::uniform_int_distribution<int>(200, 20000)(gen)));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO("round " << round);
+    REQUIRE(WIFSIGNALED(status));                              // killed while saving, not finished or failed
+    const Sequential<float> loaded = load_model<float>(path);  // throws on a torn file
+    const float value = loaded.parameters()[0].value[0];
+    std::size_t mixed = 0;
+    for (const auto& p : loaded.parameters())
+      for (const float v : p.value) mixed += v != value;
+    CHECK(mixed == 0);
+    CHECK((value == last || (value >= first && value < first + 100000)));
+    advanced += value != last;
+    last = value;
+    std::size_t temporaries = 0;
+    for (const auto& entry : fs::directory_iterator(dir))
+      temporaries += entry.path().filename().string().find(".tmp-") != std::string::npos;
+    CHECK(temporaries <= 1);
+  }
+  CHECK(advanced >= 30);  // most rounds completed a save before the kill
 }
