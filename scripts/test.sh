@@ -16,7 +16,7 @@
 #   plain   Clang, Release, no -march: the portable x86-64 (SSE2) code paths
 # Then scripts/check_packages.sh checks that every file the builds used comes from a package the
 # install step brings, and scripts/check_format.sh that every C++ file is as clang-format writes
-# it (each counts as one test in the total).
+# it, and scripts/fuzz.sh runs each fuzzer for 20 s (each counts as one test in the total).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -86,6 +86,13 @@ if bash scripts/check_format.sh; then
   total_passed=$((total_passed + 1))
 else
   total_failed=$((total_failed + 1)); failed_configs+=("format")
+fi
+
+say "Fuzz: each libFuzzer harness of tests/fuzz/ for 20 s (ASan + UBSan)"
+if bash scripts/fuzz.sh 20; then
+  total_passed=$((total_passed + 1))
+else
+  total_failed=$((total_failed + 1)); failed_configs+=("fuzz")
 fi
 
 say "Finished ${configs[*]} in $((SECONDS - start)) s"

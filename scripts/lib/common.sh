@@ -4,6 +4,7 @@
 TINYDL_PACKAGES=(
   g++ clang libomp-14-dev cmake make pkg-config git   # compilers (GCC and Clang), OpenMP, build
   clang-format                                        # the format check of scripts/test.sh
+  libclang-rt-14-dev                                  # clang's libFuzzer and sanitizer runtimes (scripts/fuzz.sh; only Recommended by clang)
   nlohmann-json3-dev zlib1g-dev libstb-dev            # what the library's headers include
   catch2 libeigen3-dev                                # tests: Catch2 v2, Eigen as the oracle
   libbenchmark-dev libopenblas-dev libdnnl-dev        # benchmarks and their baselines
