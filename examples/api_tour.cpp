@@ -133,6 +133,20 @@ int main(int argc, char** argv) {
     for (int step = 0; step < 3; ++step) model.train_on_batch(x.view(), y.view());
     std::printf("%s", model.profile().table().c_str());  // ms per step, per layer and part
     model.set_profiling(false);
+
+    // Or watch the steps yourself: an observer hears each part and layer call begin and end.
+    struct CountLayerCalls : StepObserver {
+      std::size_t forward = 0, backward = 0;
+      void begin(StepPart part, std::size_t) override {
+        forward += part == StepPart::forward;
+        backward += part == StepPart::backward;
+      }
+      void end(StepPart, std::size_t) override {}
+    } counter;
+    model.set_observer(&counter);
+    model.train_on_batch(x.view(), y.view());
+    model.set_observer(nullptr);
+    std::printf("one step: %zu forward and %zu backward layer calls\n", counter.forward, counter.backward);
     // [profile]
 
     // [lambda]
