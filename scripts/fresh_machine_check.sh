@@ -73,7 +73,8 @@ for m in proc sys dev dev/pts dev/shm; do
   mount --bind "/$m" "$root/$m" && mounts+=("$root/$m")
 done
 
-say "Clean clone of HEAD ($(git rev-parse --short HEAD)) into the root"
+checked=$(git rev-parse --short HEAD)  # reported at the end: HEAD may move while the check runs
+say "Clean clone of HEAD ($checked) into the root"
 git clone -q --no-local . "$root/root/tinydl" || { echo "FAILED: git clone"; exit 1; }
 
 # run_in_root <label> <command>: runs one README command in the root with a bare environment,
@@ -94,7 +95,7 @@ run_in_root() {
 run_in_root compare "bash scripts/compare.sh --quick"
 [ "$only_compare" -eq 1 ] || run_in_root test "bash scripts/test.sh"
 
-say "Fresh Debian 12 root, HEAD $(git rev-parse --short HEAD), $(nproc) cores"
+say "Fresh Debian 12 root, commit $checked, $(nproc) cores"
 printf '%s\n' "${results[@]}"
 if [ "$failed" -eq 0 ]; then echo "fresh machine check: PASSED"; else echo "fresh machine check: FAILED"; fi
 [ "$failed" -eq 0 ]
