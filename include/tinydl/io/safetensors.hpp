@@ -489,11 +489,11 @@ class SafetensorsFile {
       fail(tinydl::detail::concat("header length ", header_size, " runs past the end of the ", bytes_.size(),
                                   "-byte file (truncated?)"));
     data_start_ = 8 + static_cast<std::size_t>(header_size);
-    const std::string header(bytes_.data() + 8, static_cast<std::size_t>(header_size));
-    if (header.empty() || header[0] != '{') fail("header is not a JSON object (it must start with '{')");
+    const char* header = bytes_.data() + 8;  // parsed in place: no copy of up to 100 MB
+    if (header_size == 0 || header[0] != '{') fail("header is not a JSON object (it must start with '{')");
 
     detail::HeaderReader reader;
-    const bool parsed = nlohmann::json::sax_parse(header, &reader);
+    const bool parsed = nlohmann::json::sax_parse(header, header + header_size, &reader);
     if (!reader.error.empty()) fail(reader.error);
     if (!parsed) fail("header is not well-formed JSON");
 
