@@ -3,9 +3,13 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <new>
+#include <thread>
 
 using namespace tinydl;
 using Catch::Matchers::Contains;
@@ -271,6 +275,173 @@ TEST_CASE("fit learns a small image task and reports history, evaluate and predi
   CHECK(static_cast<double>(correct) / 64 == Approx(e.accuracy));
   CHECK_THAT(history.to_csv(), Contains("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds"));
   CHECK(history.to_json()["epochs"].size() == 6);
+}
+
+namespace {
+
+/// `size` in-process "processes" (threads) that meet at a barrier: a Communicator for testing
+/// data-parallel training without MPI (tests/distributed/ runs the same under mpirun).
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int size) : size_(size), sources_(static_cast<std::size_t>(size)) {}
+  int size() const { return size_; }
+  void barrier() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const long generation = generation_;
+    if (++arrived_ == size_) {
+      arrived_ = 0;
+      ++generation_;
+      all_here_.notify_all();
+    } else {
+      all_here_.wait(lock, [&] { return generation != generation_ || aborted_; });
+    }
+    if (aborted_) throw Error("another process aborted");
+  }
+  /// What MPI_Abort does to the others: every barrier from now on throws.
+  void abort() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    aborted_ = true;
+    all_here_.notify_all();
+  }
+  std::vector<const void*>& sources() { return sources_; }
+
+ private:
+  int size_, arrived_ = 0;
+  long generation_ = 0;
+  bool aborted_ = false;
+  std::mutex mutex_;
+  std::condition_variable all_here_;
+  std::vector<const void*> sources_;
+};
+
+class ThreadCommunicator final : public Communicator {
+ public:
+  ThreadCommunicator(ThreadGroup& group, int rank) : group_(group), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return group_.size(); }
+  void all_gather(const float* local, float* all, const std::vector<std::size_t>& counts) override {
+    gather(local, all, counts);
+  }
+  void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) override {
+    gather(local, all, counts);
+  }
+  void broadcast(void* data, std::size_t count, int root) override {
+    group_.sources()[static_cast<std::size_t>(rank_)] = data;
+    group_.barrier();
+    if (rank_ != root) std::memcpy(data, group_.sources()[static_cast<std::size_t>(root)], count);
+    group_.barrier();
+  }
+  void abort(const std::string& message) override {
+    group_.abort();
+    throw Error(message);
+  }
+
+ private:
+  template <typename V>
+  void gather(const V* local, V* all, const std::vector<std::size_t>& counts) {
+    group_.sources()[static_cast<std::size_t>(rank_)] = local;
+    group_.barrier();
+    std::size_t offset = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      const auto* from = static_cast<const V*>(group_.sources()[r]);
+      std::copy(from, from + counts[r], all + offset);
+      offset += counts[r];
+    }
+    group_.barrier();  // nobody reuses its buffer before everyone has copied it
+  }
+  ThreadGroup& group_;
+  int rank_;
+};
+
+/// Trains small_cnn(11) on `data` with `processes` threads as processes; returns each one's
+/// weights (or throws the first error).
+std::vector<std::vector<float>> train_data_parallel(int processes, const Dataset<std::uint8_t>& data,
+                                                    const FitOptions& base,
+                                                    std::vector<History>* histories = nullptr,
+                                                    std::uint64_t odd_seed = 11) {
+  ThreadGroup group(processes);
+  std::vector<std::vector<float>> weights(static_cast<std::size_t>(processes));
+  std::vector<History> logs(static_cast<std::size_t>(processes));
+  std::vector<std::string> errors(static_cast<std::size_t>(processes));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < processes; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        ThreadCommunicator communicator(group, r);
+        auto model = small_cnn(r == processes - 1 ? odd_seed : 11);
+        FitOptions options = base;
+        options.communicator = &communicator;
+        logs[static_cast<std::size_t>(r)] = model.fit(data, options);
+        weights[static_cast<std::size_t>(r)] = flat_weights(model);
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (!e.empty()) throw Error(e);
+  if (histories) *histories = logs;
+  return weights;
+}
+
+}  // namespace
+
+TEST_CASE("Data-parallel training gives the bits of one process for 1, 2 and 3 processes",
+          "[model][distributed]") {
+  // 98 examples in batches of 32: the last batch holds 2, so with 8 shards over 3 processes one
+  // process has no example of it (and must still take part in BatchNorm's exchanges).
+  const auto data = squares(98 + 24, 4);
+  FitOptions options = quiet(2, 32, 5);
+  options.validation_split = 24.0 / 122;  // validation batches are split between the processes too
+  auto alone = small_cnn(11);
+  FitOptions sharded = options;
+  sharded.gradient_shards = default_gradient_shards;
+  const History reference = alone.fit(data, sharded);
+  const std::vector<float> expected = flat_weights(alone);
+  for (int processes : {1, 2, 3}) {
+    INFO(processes << " processes");
+    std::vector<History> histories;
+    const auto weights = train_data_parallel(processes, data, options, &histories);
+    for (int r = 0; r < processes; ++r) {
+      CHECK(weights[static_cast<std::size_t>(r)] == expected);
+      for (std::size_t e = 0; e < 2; ++e) {  // the same logs everywhere (all but the seconds)
+        const EpochLogs &got = histories[static_cast<std::size_t>(r)].epochs.at(e),
+                        &want = reference.epochs[e];
+        CHECK(got.loss == want.loss);
+        CHECK(got.accuracy == want.accuracy);
+        CHECK(got.val_loss == want.val_loss);
+        CHECK(got.val_accuracy == want.val_accuracy);
+      }
+    }
+  }
+  // Not vacuous: one sum over each batch (no shards) gives other bits, as does another seed.
+  auto unsharded = small_cnn(11);
+  unsharded.fit(data, options);
+  CHECK(flat_weights(unsharded) != expected);
+}
+
+TEST_CASE("One gradient shard is exactly the unsharded step", "[model][distributed]") {
+  const auto data = squares(96, 4);
+  auto plain = small_cnn(11), one_shard = small_cnn(11);
+  plain.fit(data, quiet(2, 32, 5));
+  FitOptions options = quiet(2, 32, 5);
+  options.gradient_shards = 1;
+  ThreadGroup group(1);
+  ThreadCommunicator communicator(group, 0);
+  options.communicator = &communicator;
+  one_shard.fit(data, options);
+  CHECK(flat_weights(plain) == flat_weights(one_shard));
+}
+
+TEST_CASE("Data-parallel processes that differ fail at the start with the same clear error",
+          "[model][distributed]") {
+  const auto data = squares(64, 4);
+  CHECK_THROWS_WITH(train_data_parallel(2, data, quiet(1, 32, 5), nullptr, /*odd_seed=*/12),
+                    Contains("process 1 has other initial weights"));
+  FitOptions options = quiet(1, 32, 5);
+  options.gradient_shards = 2;
+  CHECK_THROWS_WITH(train_data_parallel(3, data, options),
+                    Contains("2 gradient shards cannot be spread over 3 processes"));
 }
 
 TEST_CASE("Training is bit-identical for the same seed with 1 and 2 threads", "[model][determinism]") {

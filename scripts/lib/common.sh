@@ -9,6 +9,7 @@ TINYDL_PACKAGES=(
   catch2 libeigen3-dev                                # tests: Catch2 v2, Eigen as the oracle
   libbenchmark-dev libopenblas-dev libdnnl-dev        # benchmarks and their baselines
   ocl-icd-opencl-dev                                  # libdnnl-dev's CMake config requires OpenCL (only Recommended)
+  libopenmpi-dev openmpi-bin                          # data-parallel training (include/tinydl/distributed/) and its tests
   dataset-fashion-mnist                               # the data of the comparison
 )
 

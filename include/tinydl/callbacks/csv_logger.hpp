@@ -17,7 +17,9 @@ class CSVLogger : public Callback<T> {
   /// `append`: add to an existing file (for a resumed run) instead of starting a new one.
   explicit CSVLogger(std::string path, bool append = false) : path_(std::move(path)), append_(append) {}
 
-  void on_train_begin(Sequential<T>&, const TrainInfo&) override {
+  void on_train_begin(Sequential<T>&, const TrainInfo& info) override {
+    writes_ = info.writes_files();  // in data-parallel training, rank 0 alone writes
+    if (!writes_) return;
     std::ifstream existing(path_);
     const bool has_header =
         append_ && existing.good() && existing.peek() != std::ifstream::traits_type::eof();
@@ -27,6 +29,7 @@ class CSVLogger : public Callback<T> {
   }
 
   void on_epoch_end(Sequential<T>&, const EpochLogs& logs) override {
+    if (!writes_) return;
     out_ << History::csv_row(logs) << "\n" << std::flush;
     check<IoError>(out_.good(), path_, ": write failed");
   }
@@ -36,6 +39,7 @@ class CSVLogger : public Callback<T> {
  private:
   std::string path_;
   bool append_;
+  bool writes_ = true;
   std::ofstream out_;
 };
 

@@ -25,14 +25,18 @@ class ModelCheckpoint : public Callback<T> {
   const std::string& last_saved() const { return last_saved_; }
   long saved_epoch() const { return saved_epoch_; }
 
-  void on_train_begin(Sequential<T>&, const TrainInfo&) override { monitor_.reset(); }
+  void on_train_begin(Sequential<T>&, const TrainInfo& info) override {
+    monitor_.reset();
+    writes_ = info.writes_files();
+  }
 
   void on_epoch_end(Sequential<T>& model, const EpochLogs& logs) override {
     if (save_best_only_ && !monitor_.improved(logs)) return;
+    // In data-parallel training every process tracks the best epoch; rank 0 alone writes it.
     std::string path = path_;
     const auto at = path.find("{epoch}");
     if (at != std::string::npos) path.replace(at, 7, std::to_string(logs.epoch + 1));
-    model.save(path);
+    if (writes_) model.save(path);
     last_saved_ = path;
     saved_epoch_ = static_cast<long>(logs.epoch);
   }
@@ -41,6 +45,7 @@ class ModelCheckpoint : public Callback<T> {
   std::string path_;
   Monitor monitor_;
   bool save_best_only_;
+  bool writes_ = true;  // false on data-parallel ranks other than 0
   std::string last_saved_;
   long saved_epoch_ = -1;
 };

@@ -52,6 +52,71 @@ inline double total(const double* lanes) {
   return sum;
 }
 
+/// Channel c's sum of x over the n items.
+template <typename T>
+double channel_sum(std::size_t n, std::size_t channels, std::size_t plane, const T* x, std::size_t c) {
+  double sums[sum_lanes] = {};
+  for (std::size_t b = 0; b < n; ++b)
+    add_to_lanes(
+        x + (b * channels + c) * plane, plane, [](double v) { return v; }, sums);
+  return total(sums);
+}
+
+/// Channel c's sum of (x - mu)^2 over the n items.
+template <typename T>
+double channel_square_sum(std::size_t n, std::size_t channels, std::size_t plane, const T* x, std::size_t c,
+                          double mu) {
+  double squares[sum_lanes] = {};
+  for (std::size_t b = 0; b < n; ++b)
+    add_to_lanes(
+        x + (b * channels + c) * plane, plane, [mu](double v) { return (v - mu) * (v - mu); }, squares);
+  return total(squares);
+}
+
+/// Channel c's sum dy and sum dy * x_hat over the n items.
+template <typename T>
+void channel_backward_sums(std::size_t n, std::size_t channels, std::size_t plane, const T* x, const T* dy,
+                           std::size_t c, double mu, double inv, double& total_dy, double& total_dy_xhat) {
+  double sum_dy[sum_lanes] = {}, sum_dy_xhat[sum_lanes] = {};
+  for (std::size_t b = 0; b < n; ++b) {
+    const std::size_t offset = (b * channels + c) * plane;
+    const T* xs = x + offset;
+    const T* dys = dy + offset;
+    std::size_t p = 0;
+    for (; p + sum_lanes <= plane; p += sum_lanes)
+      for (std::size_t j = 0; j < sum_lanes; ++j) {
+        const double g = dys[p + j];
+        sum_dy[j] += g;
+        sum_dy_xhat[j] += g * ((xs[p + j] - mu) * inv);
+      }
+    for (std::size_t j = 0; p + j < plane; ++j) {
+      const double g = dys[p + j];
+      sum_dy[j] += g;
+      sum_dy_xhat[j] += g * ((xs[p + j] - mu) * inv);
+    }
+  }
+  total_dy = total(sum_dy);
+  total_dy_xhat = total(sum_dy_xhat);
+}
+
+/// Channel c of dx = gamma * invstd * (dy - mean_dy - x_hat * mean_dy_xhat) over the n items.
+template <typename T>
+void channel_dx(std::size_t n, std::size_t channels, std::size_t plane, const T* x, const T* dy,
+                std::size_t c, double mu, double inv, double gamma, double mean_dy, double mean_dy_xhat,
+                T* dx) {
+  const double scale = gamma * inv;
+  for (std::size_t b = 0; b < n; ++b) {
+    const std::size_t offset = (b * channels + c) * plane;
+    const T* xs = x + offset;
+    const T* dys = dy + offset;
+    T* dxs = dx + offset;
+    for (std::size_t p = 0; p < plane; ++p) {
+      const double x_hat = (xs[p] - mu) * inv;
+      dxs[p] = static_cast<T>(scale * (dys[p] - mean_dy - x_hat * mean_dy_xhat));
+    }
+  }
+}
+
 }  // namespace detail
 
 /// Per-channel mean and biased variance (two passes: the mean, then squared deviations from it).
@@ -60,17 +125,20 @@ void batchnorm_statistics(std::size_t n, std::size_t channels, std::size_t plane
                           T* var) {
   const double count = static_cast<double>(n * plane);
   detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
-    double sums[detail::sum_lanes] = {};
-    for (std::size_t b = 0; b < n; ++b)
-      detail::add_to_lanes(
-          x + (b * channels + c) * plane, plane, [](double v) { return v; }, sums);
-    const double mu = detail::total(sums) / count;
-    double squares[detail::sum_lanes] = {};
-    for (std::size_t b = 0; b < n; ++b)
-      detail::add_to_lanes(
-          x + (b * channels + c) * plane, plane, [mu](double v) { return (v - mu) * (v - mu); }, squares);
+    const double mu = detail::channel_sum(n, channels, plane, x, c) / count;
     mean[c] = static_cast<T>(mu);
-    var[c] = static_cast<T>(detail::total(squares) / count);
+    var[c] = static_cast<T>(detail::channel_square_sum(n, channels, plane, x, c, mu) / count);
+  });
+}
+
+/// One shard's part of the statistics, for data-parallel training (core/batch_shards.hpp):
+/// sums[c] = sum of x over the n items when `mean` is null, else the sum of (x - mean[c])^2.
+template <typename T>
+void batchnorm_shard_sums(std::size_t n, std::size_t channels, std::size_t plane, const T* x,
+                          const double* mean, double* sums) {
+  detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
+    sums[c] = mean ? detail::channel_square_sum(n, channels, plane, x, c, mean[c])
+                   : detail::channel_sum(n, channels, plane, x, c);
   });
 }
 
@@ -97,41 +165,38 @@ void batchnorm_backward(std::size_t n, std::size_t channels, std::size_t plane, 
   const double count = static_cast<double>(n * plane);
   detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
     const double mu = mean[c], inv = invstd[c];
-    double sum_dy[detail::sum_lanes] = {}, sum_dy_xhat[detail::sum_lanes] = {};
-    for (std::size_t b = 0; b < n; ++b) {
-      const std::size_t offset = (b * channels + c) * plane;
-      const T* xs = x + offset;
-      const T* dys = dy + offset;
-      std::size_t p = 0;
-      for (; p + detail::sum_lanes <= plane; p += detail::sum_lanes)
-        for (std::size_t j = 0; j < detail::sum_lanes; ++j) {
-          const double g = dys[p + j];
-          sum_dy[j] += g;
-          sum_dy_xhat[j] += g * ((xs[p + j] - mu) * inv);
-        }
-      for (std::size_t j = 0; p + j < plane; ++j) {
-        const double g = dys[p + j];
-        sum_dy[j] += g;
-        sum_dy_xhat[j] += g * ((xs[p + j] - mu) * inv);
-      }
-    }
-    const double total_dy = detail::total(sum_dy), total_dy_xhat = detail::total(sum_dy_xhat);
+    double total_dy = 0, total_dy_xhat = 0;
+    detail::channel_backward_sums(n, channels, plane, x, dy, c, mu, inv, total_dy, total_dy_xhat);
     dgamma[c] += static_cast<T>(total_dy_xhat);
     dbeta[c] += static_cast<T>(total_dy);
     if (!dx) return;
-    const double scale = static_cast<double>(gamma[c]) * inv;
-    const double mean_dy = batch_statistics ? total_dy / count : 0.0;
-    const double mean_dy_xhat = batch_statistics ? total_dy_xhat / count : 0.0;
-    for (std::size_t b = 0; b < n; ++b) {
-      const std::size_t offset = (b * channels + c) * plane;
-      const T* xs = x + offset;
-      const T* dys = dy + offset;
-      T* dxs = dx + offset;
-      for (std::size_t p = 0; p < plane; ++p) {
-        const double x_hat = (xs[p] - mu) * inv;
-        dxs[p] = static_cast<T>(scale * (dys[p] - mean_dy - x_hat * mean_dy_xhat));
-      }
-    }
+    detail::channel_dx(n, channels, plane, x, dy, c, mu, inv, static_cast<double>(gamma[c]),
+                       batch_statistics ? total_dy / count : 0.0,
+                       batch_statistics ? total_dy_xhat / count : 0.0, dx);
+  });
+}
+
+/// One shard's part of the training backward pass (data-parallel training): sums[c] = sum dy and
+/// sums[channels + c] = sum dy * x_hat over the n items.
+template <typename T>
+void batchnorm_backward_shard_sums(std::size_t n, std::size_t channels, std::size_t plane, const T* x,
+                                   const T* dy, const T* mean, const T* invstd, double* sums) {
+  detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
+    detail::channel_backward_sums(n, channels, plane, x, dy, c, static_cast<double>(mean[c]),
+                                  static_cast<double>(invstd[c]), sums[c], sums[channels + c]);
+  });
+}
+
+/// dx of the training backward pass from the global batch's sums (`sums` as
+/// batchnorm_backward_shard_sums writes them, over `count` values per channel).
+template <typename T>
+void batchnorm_backward_dx(std::size_t n, std::size_t channels, std::size_t plane, const T* x, const T* dy,
+                           const T* mean, const T* invstd, const T* gamma, const double* sums, double count,
+                           T* dx) {
+  detail::for_each_channel(channels, n * plane, [&](std::size_t c) {
+    detail::channel_dx(n, channels, plane, x, dy, c, static_cast<double>(mean[c]),
+                       static_cast<double>(invstd[c]), static_cast<double>(gamma[c]), sums[c] / count,
+                       sums[channels + c] / count, dx);
   });
 }
 

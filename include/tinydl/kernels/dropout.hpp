@@ -15,17 +15,23 @@
 
 namespace tinydl::kernels {
 
-/// mask[i] = 1 with probability `keep` (0 <= keep <= 1), else 0, for i < n.
+/// mask[i] = 1 with probability `keep` (0 <= keep <= 1), else 0, for i < n: the draws of elements
+/// [first, first + n) of the stream (`first` > 0 for a process's part of a data-parallel batch,
+/// which must draw what one process drawing the whole batch would).
 inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_t n, double keep,
-                         std::uint8_t* mask) {
+                         std::uint8_t* mask, std::size_t first = 0) {
   const std::uint64_t threshold = static_cast<std::uint64_t>(keep * 4294967296.0);  // keep * 2^32
-  const std::size_t blocks = (n + 3) / 4, blocks_per_task = 4096;
+  const std::size_t first_block = first / 4, end_block = (first + n + 3) / 4, blocks_per_task = 4096;
+  const std::size_t blocks = end_block - first_block;
   parallel_for((blocks + blocks_per_task - 1) / blocks_per_task, [&](std::size_t task, int) {
-    const std::size_t first = task * blocks_per_task;
-    const std::size_t last = first + blocks_per_task < blocks ? first + blocks_per_task : blocks;
-    for (std::size_t block = first; block < last; ++block) {
+    const std::size_t begin = first_block + task * blocks_per_task;
+    const std::size_t end = begin + blocks_per_task < end_block ? begin + blocks_per_task : end_block;
+    for (std::size_t block = begin; block < end; ++block) {
       const auto words = rng.block(stream, block);
-      for (std::size_t k = 0; k < 4 && 4 * block + k < n; ++k) mask[4 * block + k] = words[k] < threshold;
+      for (std::size_t k = 0; k < 4; ++k) {
+        const std::size_t element = 4 * block + k;
+        if (element >= first && element < first + n) mask[element - first] = words[k] < threshold;
+      }
     }
   });
 }

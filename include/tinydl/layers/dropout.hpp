@@ -7,7 +7,7 @@
 ///
 /// The mask of training step s is drawn from the counter-based RNG on stream (s << 32 | stream),
 /// where `stream` is the one given at build: the same seed, step and layer give the same mask
-/// with any number of threads, and a resumed run can restore the step with `set_step`.
+/// with any number of threads or processes, and a resumed run can restore the step with `set_step`.
 
 #include <algorithm>
 #include <cstdint>
@@ -64,7 +64,11 @@ class Dropout : public Layer<T> {
       return;
     }
     ensure_capacity(mask_, x.size());
-    kernels::dropout_mask(rng_, step_ << 32 | stream_, x.size(), 1.0 - rate_, mask_.data());
+    // In data-parallel training, element i of this process's part is element offset * item + i
+    // of the global batch: the mask is the one a single process would draw.
+    const BatchShards* shards = this->batch_shards();
+    const std::size_t first = shards ? shards->offset() * x.shape().item_numel() : 0;
+    kernels::dropout_mask(rng_, step_ << 32 | stream_, x.size(), 1.0 - rate_, mask_.data(), first);
     kernels::dropout_apply(x.size(), x.data(), mask_.data(), scale(), y.data());
     ++step_;
   }

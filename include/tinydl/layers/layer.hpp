@@ -14,6 +14,7 @@
 /// visible in the signature. State a layer does need (pooling arg-max, dropout mask, batch
 /// statistics) lives in buffers it sizes once for the largest batch (`reserve`).
 
+#include <algorithm>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -22,8 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tinydl/core/batch_shards.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/rng.hpp"
+#include "tinydl/core/scratch.hpp"
 #include "tinydl/core/shape.hpp"
 #include "tinydl/core/tensor.hpp"
 
@@ -68,6 +71,8 @@ class Layer {
     build_impl(input, rng, stream);
     input_ = input;
     paired_input_ = nullptr;
+    shard_grads_.clear();
+    shard_grads_cached_ = false;
   }
 
   /// How many parameter and state values `build` would create for inputs shaped like `input`,
@@ -106,8 +111,19 @@ class Layer {
           detail::concat(who(), ": backward's x must be the input of the last forward pass (",
                          paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
                          "): backward uses the state that pass left"));
-    backward_impl(x, y, dy, dx);
+    if (shards_ && !handles_shards() && trainable())
+      backward_by_shard(x, y, dy, dx);
+    else
+      backward_impl(x, y, dy, dx);
   }
+
+  /// Data-parallel training (core/batch_shards.hpp): while set (by the model, for training steps),
+  /// the batch a pass gets is this process's part of a global batch cut into shards. Parameter
+  /// gradients are then those of the whole global batch, summed over its shards in shard order;
+  /// `backward` runs a layer shard by shard for that, unless the layer `handles_shards()`. Null
+  /// (the default): the batch is the whole batch.
+  void set_batch_shards(BatchShards* shards) { shards_ = shards; }
+  BatchShards* batch_shards() const { return shards_; }
 
   /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
   virtual std::vector<Param<T>> params() { return {}; }
@@ -148,6 +164,11 @@ class Layer {
   virtual void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
                              TensorView<T> dx) = 0;
 
+  /// Whether the layer couples the examples of a batch (BatchNorm's batch statistics) and so reads
+  /// `batch_shards()` itself, in forward and backward, leaving the global batch's gradients. Other
+  /// layers treat examples independently and are run shard by shard.
+  virtual bool handles_shards() const { return false; }
+
   /// Streams as "Dense 'dense_1'" (or just "Dense" before the layer is named). The text is only
   /// built when an error message is, so checks on the hot path allocate nothing.
   struct Who {
@@ -185,7 +206,53 @@ class Layer {
                       " (the input's shape), got ", dx.shape());
   }
 
+  /// Whether the layer has trainable parameters; their gradients are cached for backward_by_shard.
+  bool trainable() {
+    if (!shard_grads_cached_) {
+      for (auto& p : params())
+        if (p.trainable()) shard_grads_.push_back(p.grad);
+      shard_grads_cached_ = true;
+    }
+    return !shard_grads_.empty();
+  }
+
+  /// backward_impl on each local shard in turn, the gradients of each kept as one row of
+  /// partials; then every process's rows are gathered and summed in shard order into the
+  /// gradients (which the model zeroed before the step).
+  void backward_by_shard(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
+                         TensorView<T> dx) {
+    BatchShards& shards = *shards_;
+    std::size_t row = 0;
+    for (const auto& g : shard_grads_) row += g.size();
+    ensure_capacity(shard_partials_, shards.local_shards() * row);
+    ensure_capacity(shard_gathered_, shards.shards() * row);
+    for (std::size_t i = 0; i < shards.local_shards(); ++i) {
+      const std::size_t begin = shards.local_begin(i), end = shards.local_begin(i + 1);
+      if (end > begin)
+        backward_impl(x.slice(begin, end), y.slice(begin, end), dy.slice(begin, end),
+                      dx.data() ? dx.slice(begin, end) : TensorView<T>());
+      T* partial = shard_partials_.data() + i * row;
+      for (auto& g : shard_grads_) {  // this shard's gradient -> its row; zero for the next shard
+        std::copy(g.begin(), g.end(), partial);
+        std::fill(g.begin(), g.end(), T(0));
+        partial += g.size();
+      }
+    }
+    // One exchange for all of the layer's parameters; the total goes back into the gradients.
+    ensure_capacity(shard_total_, row);
+    shards.sum(shard_partials_.data(), row, shard_gathered_.data(), shard_total_.data());
+    const T* from = shard_total_.data();
+    for (auto& g : shard_grads_) {
+      std::copy(from, from + g.size(), g.begin());
+      from += g.size();
+    }
+  }
+
   std::string name_;
+  BatchShards* shards_ = nullptr;
+  std::vector<TensorView<T>> shard_grads_;  // the trainable gradients (cached: no allocation per step)
+  bool shard_grads_cached_ = false;
+  AlignedBuffer<T> shard_partials_, shard_gathered_, shard_total_;  // rows of backward_by_shard
   const T* paired_input_ = nullptr;  ///< x of the last forward; null before the first
   Shape paired_shape_;
 };

@@ -27,7 +27,18 @@ class SoftmaxCrossEntropy {
   /// Throws `ShapeError` on mismatched shapes and `Error` on a label outside [0, C).
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
   T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {}) const {
-    const auto [n, classes] = check_logits(logits, dlogits);
+    const std::size_t n = check_logits(logits, dlogits).n;
+    return static_cast<T>(sum(logits, labels, dlogits, n) / n);
+  }
+
+  /// Part of a larger batch (data-parallel training): the sum, not the mean, of the losses of
+  /// these items, and dL/dlogits of the mean loss over `batch` items into `dlogits`. The items
+  /// may be none.
+  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
+  double sum(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits,
+             std::size_t batch) const {
+    const std::size_t n = logits.rank() == 2 ? logits.shape()[0] : 0, classes = n ? logits.shape()[1] : 0;
+    if (n > 0) check_logits(logits, dlogits);
     check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (",
                       n, ") for logits ", logits.shape(), ", got ", labels.shape());
     double total = 0;
@@ -41,10 +52,10 @@ class SoftmaxCrossEntropy {
       if (!dlogits.data()) continue;
       T* dz = dlogits.data() + b * classes;
       for (std::size_t j = 0; j < classes; ++j)
-        dz[j] =
-            static_cast<T>((std::exp(z[j] - lse) - (j == static_cast<std::size_t>(label) ? 1.0 : 0.0)) / n);
+        dz[j] = static_cast<T>((std::exp(z[j] - lse) - (j == static_cast<std::size_t>(label) ? 1.0 : 0.0)) /
+                               batch);
     }
-    return static_cast<T>(total / n);
+    return total;
   }
 
   /// The mean loss for soft targets (N, C) (one-hot or probabilities; rows need not sum to 1),

@@ -19,6 +19,10 @@ struct TrainInfo {
   std::size_t initial_epoch = 0, epochs = 0;  ///< epochs [initial_epoch, epochs) will run
   std::size_t batches_per_epoch = 0, batch_size = 0;
   std::size_t train_samples = 0, validation_samples = 0;
+  /// Data-parallel training: this process's rank and the number of processes. Every process's
+  /// callbacks see the same logs; only rank 0 (`writes_files()`) should write files or print.
+  int rank = 0, processes = 1;
+  bool writes_files() const { return rank == 0; }
 };
 
 /// The numbers of one training batch, given to `on_batch_end`.

@@ -49,13 +49,27 @@ class EpochIterator {
   std::size_t examples() const { return order_.size(); }
   std::size_t batches() const { return (order_.size() + batch_size_ - 1) / batch_size_; }
 
+  /// The number of examples of batch `batch` (batch_size, or fewer for the last one).
+  std::size_t batch_examples(std::size_t batch) const {
+    return std::min(batch_size_, order_.size() - batch * batch_size_);
+  }
+
   /// Writes batch `batch`'s examples into `x` (its size x the item) and their labels into
   /// `labels`; returns how many examples it holds.
   template <typename T>
   std::size_t gather(std::size_t batch, T* x, std::int32_t* labels) const {
-    const std::size_t begin = batch * batch_size_, n = std::min(batch_size_, order_.size() - begin);
-    data_.gather(order_.data() + begin, n, x, labels);
-    return n;
+    return gather(batch, 0, batch_examples(batch), x, labels);
+  }
+
+  /// Writes examples [offset, offset + count) of batch `batch` (one process's part of it in
+  /// data-parallel training) into `x` and `labels`; returns count.
+  template <typename T>
+  std::size_t gather(std::size_t batch, std::size_t offset, std::size_t count, T* x,
+                     std::int32_t* labels) const {
+    check<ShapeError>(offset + count <= batch_examples(batch), "EpochIterator: examples [", offset, ", ",
+                      offset + count, ") of batch ", batch, ", which has ", batch_examples(batch));
+    if (count) data_.gather(order_.data() + batch * batch_size_ + offset, count, x, labels);
+    return count;
   }
 
  private:

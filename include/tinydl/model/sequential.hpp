@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "tinydl/core/batch_shards.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/core/rng.hpp"
@@ -143,7 +144,7 @@ class Sequential {
   /// The planned input buffer for a batch of `n` (at most `capacity()`) examples: a batch
   /// gathered here goes to `forward` or `train_on_batch` without a copy.
   TensorView<T> input_batch(std::size_t n) {
-    check<ConfigError>(n > 0 && n <= capacity_, "Sequential::input_batch: ", n,
+    check<ConfigError>((n > 0 || shards_) && n <= capacity_, "Sequential::input_batch: ", n,
                        " examples, memory is planned for ", capacity_, " (reserve first)");
     return activation(0, n);
   }
@@ -223,6 +224,15 @@ class Sequential {
     return activations_.back().slice(0, input_.shape()[0]);
   }
 
+  /// Data-parallel training (core/batch_shards.hpp; `fit` sets it for its steps, null otherwise):
+  /// the batches of `compute_gradients` are then this process's part of a global batch, which
+  /// may be empty, and the gradients, loss and accuracy are those of the global batch.
+  void set_batch_shards(BatchShards* shards) {
+    shards_ = shards;
+    for (auto& layer : layers_) layer->set_batch_shards(shards);
+  }
+  BatchShards* batch_shards() const { return shards_; }
+
   /// Forward in training mode, loss, and backward: the parameter gradients are overwritten with
   /// those of the mean loss of this batch. Returns the loss and accuracy; takes no optimizer step.
   template <typename Label>
@@ -237,14 +247,18 @@ class Sequential {
     }
     const TensorView<const T> logits = forward(x, Mode::train);
     TensorView<T> dlogits(gradients_[0].data(), logits.shape());
-    double loss = 0, accuracy = 0;
+    BatchResult result;
     {
       detail::Observed observed(observer(), StepPart::loss);
-      loss = loss_(logits, labels, dlogits);
-      accuracy = detail::batch_accuracy(logits, labels);
+      if (shards_) {
+        result = global_loss(logits, labels, dlogits);
+      } else {
+        result.loss = loss_(logits, labels, dlogits);
+        result.accuracy = detail::batch_accuracy(logits, labels);
+      }
     }
     backward(dlogits);
-    return {loss, accuracy};
+    return result;
   }
 
   /// One training step on a batch: gradients, then one optimizer step.
@@ -453,6 +467,27 @@ class Sequential {
     }
   }
 
+  /// Loss and accuracy of the global batch, and dL/dlogits of its mean loss for this process's
+  /// part: per-shard sums of the losses and of the correct predictions, added in shard order.
+  template <typename Label>
+  BatchResult global_loss(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits) {
+    BatchShards& shards = *shards_;
+    ensure_capacity(shard_sums_, 2 * (shards.local_shards() + shards.shards() + 1));
+    double* local = shard_sums_.data();
+    double* all = local + 2 * shards.local_shards();
+    double* total = all + 2 * shards.shards();
+    for (std::size_t i = 0; i < shards.local_shards(); ++i) {
+      const std::size_t begin = shards.local_begin(i), end = shards.local_begin(i + 1);
+      local[2 * i] = loss_.sum(logits.slice(begin, end), labels.slice(begin, end), dlogits.slice(begin, end),
+                               shards.global_batch());
+      local[2 * i + 1] =
+          static_cast<double>(detail::batch_correct(logits.slice(begin, end), labels.slice(begin, end)));
+    }
+    shards.sum(local, 2, all, total);
+    const double n = static_cast<double>(shards.global_batch());
+    return {static_cast<T>(total[0] / n), total[1] / n};  // the loss rounded as the unsharded one is
+  }
+
   /// Activation i (0: the input, i: the output of layer i-1) for a batch of n, as a view.
   TensorView<T> activation(std::size_t i, std::size_t n) { return activations_[i].slice(0, n); }
 
@@ -464,10 +499,10 @@ class Sequential {
   /// Checks a batch shape and plans memory for it; returns the batch size.
   std::size_t check_batch(const Shape& batch) {
     require_built();
-    check<ShapeError>(batch.rank() >= 2 && batch[0] > 0, "Sequential: expected a batch ",
+    check<ShapeError>(batch.rank() >= 2 && (batch[0] > 0 || shards_), "Sequential: expected a batch ",
                       batch_of_items(input_shape()), ", got ", batch);
     check_item_shape(tinydl::item_shape(batch), "Sequential");
-    reserve(batch[0]);
+    if (batch[0] > 0) reserve(batch[0]);  // (an empty part of a data-parallel batch needs nothing)
     return batch[0];
   }
 
@@ -484,6 +519,8 @@ class Sequential {
   std::vector<Tensor<T>> activations_;  // [0] the input batch, [i + 1] the output of layer i
   AlignedBuffer<T> gradients_[2];       // dL/d(activation), used in turn going backward
   TensorView<const T> input_;
+  BatchShards* shards_ = nullptr;     // data-parallel training steps (set_batch_shards)
+  AlignedBuffer<double> shard_sums_;  // global_loss's exchange
 
   bool stop_requested_ = false;
   std::string stop_reason_;

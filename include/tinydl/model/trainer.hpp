@@ -22,6 +22,8 @@
 #include <memory>
 #include <vector>
 
+#include "tinydl/core/batch_shards.hpp"
+#include "tinydl/core/communicator.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/tensor.hpp"
 #include "tinydl/data/dataset.hpp"
@@ -48,7 +50,19 @@ struct FitOptions {
   std::uint64_t seed = 0;       ///< shuffling order: epoch e's order depends only on (seed, e)
   int verbose = 1;  ///< 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line per epoch
   std::size_t initial_epoch = 0;  ///< first epoch to run (to resume an interrupted run)
+  /// Data-parallel training over these processes (not owned; see distributed/): each trains on
+  /// its part of every batch, validation is split between them, and all end with the same
+  /// weights and logs. Null: this process alone.
+  Communicator* communicator = nullptr;
+  /// Shards of each batch whose sums (gradients, batch statistics, loss) are added in a fixed
+  /// order (core/batch_shards.hpp): weights are byte-identical for any number of processes up
+  /// to this many. 0: `default_gradient_shards` with a communicator, else 1 (one sum over the
+  /// whole batch, the fastest alone). Alone with 8, a run matches a data-parallel one.
+  std::size_t gradient_shards = 0;
 };
+
+/// The shards of a batch in data-parallel training unless FitOptions::gradient_shards says.
+inline constexpr std::size_t default_gradient_shards = 8;
 
 /// Mean loss and accuracy of one batch.
 struct BatchResult {
@@ -63,9 +77,26 @@ struct Evaluation {
 
 namespace detail {
 
-/// The fraction of rows of `logits` (N, classes) whose largest entry is at the row's label.
+/// FNV-1a over what is added: a fingerprint to compare between processes.
+struct Fingerprint {
+  std::uint64_t hash = 14695981039346656037ull;
+  void add_bytes(const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  }
+  void add(const std::string& text) { add_bytes(text.data(), text.size() + 1); }
+  template <typename... V>
+  void add(V... values) {
+    (add_value(static_cast<std::uint64_t>(values)), ...);
+  }
+
+ private:
+  void add_value(std::uint64_t v) { add_bytes(&v, sizeof v); }
+};
+
+/// The number of rows of `logits` (N, classes) whose largest entry is at the row's label.
 template <typename T, typename Label>
-double batch_accuracy(TensorView<const T> logits, TensorView<Label> labels) {
+std::size_t batch_correct(TensorView<const T> logits, TensorView<Label> labels) {
   const std::size_t n = logits.shape()[0], classes = logits.shape()[1];
   std::size_t correct = 0;
   for (std::size_t b = 0; b < n; ++b) {
@@ -73,7 +104,13 @@ double batch_accuracy(TensorView<const T> logits, TensorView<Label> labels) {
     const std::size_t best = static_cast<std::size_t>(std::max_element(row, row + classes) - row);
     correct += best == static_cast<std::size_t>(labels[b]);
   }
-  return static_cast<double>(correct) / static_cast<double>(n);
+  return correct;
+}
+
+/// The fraction of rows of `logits` (N, classes) whose largest entry is at the row's label.
+template <typename T, typename Label>
+double batch_accuracy(TensorView<const T> logits, TensorView<Label> labels) {
+  return static_cast<double>(batch_correct(logits, labels)) / static_cast<double>(logits.shape()[0]);
 }
 
 }  // namespace detail
@@ -107,20 +144,39 @@ class Trainer {
   }
 
   /// Mean loss and accuracy over examples [first, first + count) of `data`, in evaluation mode.
-  /// `batch_size` 0 means the model's planned batch.
+  /// `batch_size` 0 means the model's planned batch. With a communicator (set by `fit`), the
+  /// batches are split between the processes and their sums gathered and added in batch order:
+  /// every process gets what one process evaluating all of them would.
   template <typename X>
   Evaluation evaluate(const Dataset<X>& data, std::size_t first, std::size_t count, std::size_t batch_size) {
     check<ShapeError>(count > 0, "evaluate: the dataset is empty");
     check_item_shape(data.item_shape(), "evaluate");
     check_labels(data, first, count, "evaluate");
-    EpochIterator<X> batches(data, first, count, planned_batch(batch_size));
-    double loss_sum = 0, correct = 0;
-    for (std::size_t b = 0; b < batches.batches(); ++b) {
+    batch_size = planned_batch(batch_size);
+    EpochIterator<X> batches(data, first, count, batch_size);
+    const std::size_t total = batches.batches();
+    const std::size_t processes = communicator_ ? static_cast<std::size_t>(communicator_->size()) : 1;
+    const std::size_t rank = communicator_ ? static_cast<std::size_t>(communicator_->rank()) : 0;
+    const std::size_t mine = rank * total / processes, mine_end = (rank + 1) * total / processes;
+    std::vector<double> sums(2 * total);  // per batch: loss * n, correct
+    for (std::size_t b = mine; b < mine_end; ++b) {
       const std::size_t n = batches.gather(b, model_.input_batch(batch_size).data(), labels_.data());
       const auto labels = labels_.slice(0, n);
       const auto logits = model_.forward(model_.input_batch(n), Mode::eval);
-      loss_sum += static_cast<double>(model_.loss()(logits, labels)) * n;
-      correct += detail::batch_accuracy(logits, labels) * n;
+      sums[2 * b] = static_cast<double>(model_.loss()(logits, labels)) * n;
+      sums[2 * b + 1] = static_cast<double>(detail::batch_correct(logits, labels));
+    }
+    if (processes > 1) {
+      std::vector<std::size_t> counts(processes);
+      for (std::size_t r = 0; r < processes; ++r)
+        counts[r] = 2 * ((r + 1) * total / processes - r * total / processes);
+      const std::vector<double> local(sums.begin() + 2 * mine, sums.begin() + 2 * mine_end);
+      communicator_->all_gather(local.data(), sums.data(), counts);
+    }
+    double loss_sum = 0, correct = 0;
+    for (std::size_t b = 0; b < total; ++b) {
+      loss_sum += sums[2 * b];
+      correct += sums[2 * b + 1];
     }
     return {loss_sum / count, correct / count, count};
   }
@@ -132,7 +188,8 @@ class Trainer {
     check_item_shape(data.item_shape(), "predict");
     const std::size_t classes = model_.classes();
     Tensor<T> probabilities(Shape{data.size(), classes});
-    EpochIterator<X> batches(data, 0, data.size(), planned_batch(batch_size));
+    batch_size = planned_batch(batch_size);
+    EpochIterator<X> batches(data, 0, data.size(), batch_size);
     for (std::size_t b = 0, first = 0; b < batches.batches(); ++b) {
       const std::size_t n = batches.gather(b, model_.input_batch(batch_size).data(), labels_.data());
       const auto logits = model_.forward(model_.input_batch(n), Mode::eval);
@@ -160,7 +217,7 @@ class Trainer {
 
   /// The batch size to use (0: the model's planned batch, else 64), with memory planned for it
   /// and the label buffer sized.
-  std::size_t planned_batch(std::size_t& batch_size) {
+  std::size_t planned_batch(std::size_t batch_size) {
     if (batch_size == 0) batch_size = model_.capacity() ? model_.capacity() : 64;
     model_.reserve(batch_size);
     if (labels_.size() < batch_size) labels_ = Tensor<std::int32_t>(Shape{batch_size});
@@ -171,8 +228,8 @@ class Trainer {
   History run(const Dataset<X>& train, std::size_t train_count, const Dataset<X>* validation,
               std::size_t validation_first, std::size_t validation_count, const FitOptions& options,
               const std::vector<Callback<T>*>& user_callbacks) {
-    (void)model_.input_shape();                    // throws unless built
-    Optimizer<T>& optimizer = model_.optimizer();  // throws unless compiled
+    (void)model_.input_shape();  // throws unless built
+    (void)model_.optimizer();    // throws unless compiled
     check<ConfigError>(options.batch_size > 0, "fit: batch_size must be at least 1");
     check<ConfigError>(options.initial_epoch <= options.epochs, "fit: initial_epoch ", options.initial_epoch,
                        " is after the last epoch ", options.epochs);
@@ -185,12 +242,24 @@ class Trainer {
       check_labels(*validation, validation_first, validation_count, "fit (validation data)");
     }
     for (auto* callback : user_callbacks) check<ConfigError>(callback != nullptr, "fit: null callback");
-    std::size_t batch_size = options.batch_size;
-    planned_batch(batch_size);
+    const std::size_t batch_size = planned_batch(options.batch_size);
+
+    // Data-parallel training, or a fixed summation order alone (gradient_shards > 1).
+    Communicator* communicator = options.communicator;
+    const std::size_t shard_count = options.gradient_shards ? options.gradient_shards
+                                    : communicator          ? default_gradient_shards
+                                                            : 1;
+    LocalCommunicator alone;
+    std::unique_ptr<BatchShards> shards;
+    if (communicator || shard_count > 1)
+      shards = std::make_unique<BatchShards>(communicator ? *communicator : alone, shard_count);
+    if (communicator)
+      check_same_everywhere(*communicator, train, train_count, validation_count, options, shard_count);
+    const bool root = !communicator || communicator->is_root();
 
     std::vector<Callback<T>*> callbacks = user_callbacks;
     std::unique_ptr<ProgressBar<T>> progress;
-    if (options.verbose > 0) {
+    if (options.verbose > 0 && root) {
       progress = std::make_unique<ProgressBar<T>>(
           std::cout, options.verbose == 1 ? ProgressBar<T>::Style::automatic : ProgressBar<T>::Style::lines);
       callbacks.push_back(progress.get());
@@ -199,58 +268,132 @@ class Trainer {
     EpochIterator<X> batches(train, 0, train_count, batch_size);
     TrainInfo info{options.initial_epoch, options.epochs,  batches.batches(), batch_size,
                    train_count,           validation_count};
+    if (communicator) {
+      info.rank = communicator->rank();
+      info.processes = communicator->size();
+    }
     model_.clear_stop_request();
     History history;
-    for (auto* c : callbacks) c->on_train_begin(model_, info);
-
-    for (std::size_t epoch = options.initial_epoch; epoch < options.epochs && !model_.stop_requested();
-         ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      for (auto* c : callbacks) c->on_epoch_begin(model_, epoch);
-      EpochLogs logs;
-      logs.epoch = epoch;
-      logs.learning_rate = optimizer.learning_rate();
-      if (options.shuffle)
-        batches.shuffle(options.seed, epoch);
-      else
-        batches.in_sequence();
-
-      double loss_sum = 0, correct = 0;
-      std::size_t seen = 0;
-      for (std::size_t batch = 0; batch < batches.batches() && !model_.stop_requested(); ++batch) {
-        std::size_t n = 0;
-        {
-          detail::Observed observed(model_.observer(), StepPart::data);
-          n = batches.gather(batch, model_.input_batch(batch_size).data(), labels_.data());
-        }
-        const BatchResult result = model_.train_on_batch(model_.input_batch(n), labels_.slice(0, n));
-        loss_sum += result.loss * n;
-        correct += result.accuracy * n;
-        seen += n;
-        BatchLogs batch_logs{epoch, batch, n, result.loss, result.accuracy};
-        for (auto* c : callbacks) c->on_batch_end(model_, batch_logs);
-      }
-      logs.loss = loss_sum / seen;
-      logs.accuracy = correct / seen;
-      logs.has_validation = validation != nullptr;  // val_* stay NaN in an epoch a stop cut short
-      if (validation && !model_.stop_requested()) {
-        detail::Observed observed(model_.observer(), StepPart::evaluation);
-        const Evaluation v = evaluate(*validation, validation_first, validation_count, batch_size);
-        logs.val_loss = v.loss;
-        logs.val_accuracy = v.accuracy;
-      }
-      logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      history.epochs.push_back(logs);
-      model_.set_epochs_completed(epoch + 1);
-      for (auto* c : callbacks) c->on_epoch_end(model_, logs);
+    // From here on, an error on one process alone (a callback's write, memory) would leave the
+    // others waiting in the next exchange: it ends them all, with its message.
+    try {
+      for (auto* c : callbacks) c->on_train_begin(model_, info);
+      for (std::size_t epoch = options.initial_epoch; epoch < options.epochs && !model_.stop_requested();
+           ++epoch)
+        history.epochs.push_back(run_epoch(batches, epoch, shards.get(), validation, validation_first,
+                                           validation_count, options, callbacks, communicator));
+      history.stop_reason = model_.stop_reason();
+      for (auto* c : callbacks) c->on_train_end(model_, history);
+    } catch (const std::exception& e) {
+      model_.set_batch_shards(nullptr);
+      communicator_ = nullptr;
+      if (communicator && communicator->size() > 1)
+        communicator->abort(detail::concat("tinydl: process ", communicator->rank(), " of ",
+                                           communicator->size(), ": ", e.what(), "; ending all processes"));
+      throw;
     }
-    history.stop_reason = model_.stop_reason();
-    for (auto* c : callbacks) c->on_train_end(model_, history);
     return history;
   }
 
+  /// One epoch: the training batches (this process's part of each when sharded), then validation.
+  template <typename X>
+  EpochLogs run_epoch(EpochIterator<X>& batches, std::size_t epoch, BatchShards* shards,
+                      const Dataset<X>* validation, std::size_t validation_first,
+                      std::size_t validation_count, const FitOptions& options,
+                      const std::vector<Callback<T>*>& callbacks, Communicator* communicator) {
+    const auto start = std::chrono::steady_clock::now();
+    for (auto* c : callbacks) c->on_epoch_begin(model_, epoch);
+    EpochLogs logs;
+    logs.epoch = epoch;
+    logs.learning_rate = model_.optimizer().learning_rate();
+    if (options.shuffle)
+      batches.shuffle(options.seed, epoch);
+    else
+      batches.in_sequence();
+
+    double loss_sum = 0, correct = 0;
+    std::size_t seen = 0;
+    model_.set_batch_shards(shards);
+    for (std::size_t batch = 0; batch < batches.batches() && !model_.stop_requested(); ++batch) {
+      const std::size_t n = batches.batch_examples(batch);
+      std::size_t offset = 0, local = n;
+      if (shards) {
+        shards->set_batch(n);
+        offset = shards->offset();
+        local = shards->local_batch();
+      }
+      {
+        detail::Observed observed(model_.observer(), StepPart::data);
+        batches.gather(batch, offset, local, model_.input_batch(local).data(), labels_.data());
+      }
+      const BatchResult result = model_.train_on_batch(model_.input_batch(local), labels_.slice(0, local));
+      loss_sum += result.loss * n;
+      correct += result.accuracy * n;
+      seen += n;
+      BatchLogs batch_logs{epoch, batch, n, result.loss, result.accuracy};
+      for (auto* c : callbacks) c->on_batch_end(model_, batch_logs);
+    }
+    model_.set_batch_shards(nullptr);
+    logs.loss = loss_sum / seen;
+    logs.accuracy = correct / seen;
+    logs.has_validation = validation != nullptr;  // val_* stay NaN in an epoch a stop cut short
+    if (validation && !model_.stop_requested()) {
+      detail::Observed observed(model_.observer(), StepPart::evaluation);
+      communicator_ = communicator;
+      const Evaluation v = evaluate(*validation, validation_first, validation_count, options.batch_size);
+      communicator_ = nullptr;
+      logs.val_loss = v.loss;
+      logs.val_accuracy = v.accuracy;
+    }
+    logs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    model_.set_epochs_completed(epoch + 1);
+    for (auto* c : callbacks) c->on_epoch_end(model_, logs);
+    return logs;
+  }
+
+  /// Data-parallel training needs every process to start from the same model, data and options;
+  /// a difference would make the exchanges disagree in size or silently train different models.
+  /// Each process's fingerprints are gathered and compared, so every process throws the same
+  /// `ConfigError` (naming what differs) before the first exchange of a training step.
+  template <typename X>
+  void check_same_everywhere(Communicator& communicator, const Dataset<X>& train, std::size_t train_count,
+                             std::size_t validation_count, const FitOptions& options,
+                             std::size_t shard_count) {
+    detail::Fingerprint architecture, weights, data, settings;
+    for (const auto& [name, p] : model_.named_parameters()) {
+      architecture.add(name);
+      architecture.add(p.value.shape().to_string());
+      weights.add_bytes(p.value.data(), p.value.size() * sizeof(T));
+    }
+    architecture.add(model_.optimizer().type() + model_.optimizer().config().dump());
+    data.add(train.size(), train_count, validation_count);
+    data.add(train.item_shape().to_string());
+    data.add_bytes(train.labels().data(), train.labels().size() * sizeof(train.labels()[0]));
+    settings.add(options.epochs, options.batch_size, options.shuffle, options.seed, options.initial_epoch,
+                 shard_count, model_.epochs_completed());
+    const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
+    const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
+                          "training data (size, labels, validation split)",
+                          "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards)"};
+    std::vector<double> mine;
+    for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
+      mine.push_back(static_cast<double>(part->hash >> 32));
+      mine.push_back(static_cast<double>(part->hash & 0xFFFFFFFFu));
+    }
+    const auto processes = static_cast<std::size_t>(communicator.size());
+    std::vector<double> all(processes * mine.size());
+    communicator.all_gather(mine.data(), all.data(), std::vector<std::size_t>(processes, mine.size()));
+    for (std::size_t r = 1; r < processes; ++r)
+      for (std::size_t k = 0; k < 4; ++k)
+        check<ConfigError>(all[r * 8 + 2 * k] == all[2 * k] && all[r * 8 + 2 * k + 1] == all[2 * k + 1],
+                           "data-parallel fit: process ", r, " has other ", what[k],
+                           " than process 0; every ",
+                           "process must build, load and fit the same model on the same data");
+  }
+
   Sequential<T>& model_;
-  Tensor<std::int32_t> labels_;  // the labels of the current batch
+  Tensor<std::int32_t> labels_;           // the labels of the current batch
+  Communicator* communicator_ = nullptr;  // while validating in data-parallel fit
 };
 
 }  // namespace tinydl

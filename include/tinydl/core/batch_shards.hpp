@@ -1,0 +1,79 @@
+#pragma once
+/// @file batch_shards.hpp
+/// `BatchShards`: how one training batch is cut into shards, so that data-parallel training gives
+/// the same bits with any number of processes.
+///
+/// A global batch of n examples is cut into S contiguous shards (shard s holds examples
+/// [s n / S, (s + 1) n / S)); process r of N holds shards [r S / N, (r + 1) S / N), a contiguous
+/// run of examples. Every sum over the examples of a batch (a weight gradient, BatchNorm's batch
+/// statistics, the loss) is taken per shard, each process's per-shard partial sums are gathered
+/// by every process, and every process adds the S partials in shard order:
+///
+///     total = (((p_0 + p_1) + p_2) + ... + p_{S-1})
+///
+/// MPI's reductions promise no order of summation; this one is fixed, and a shard's partial
+/// depends only on the shard's examples. So N = 1, 2, 3, ... processes (any N <= S) and any
+/// thread count give byte-identical weights. S is fixed by the user, not by N.
+
+#include <cstddef>
+#include <vector>
+
+#include "tinydl/core/communicator.hpp"
+#include "tinydl/core/error.hpp"
+
+namespace tinydl {
+
+/// The shard layout of one batch on this process; see the file comment.
+class BatchShards {
+ public:
+  /// S = `shards` shards of batches spread over the processes of `communicator`.
+  BatchShards(Communicator& communicator, std::size_t shards)
+      : communicator_(&communicator), shards_(shards) {
+    const auto processes = static_cast<std::size_t>(communicator.size());
+    check<ConfigError>(shards >= 1 && shards >= processes, "data-parallel training: ", shards,
+                       " gradient shards cannot be spread over ", processes,
+                       " processes (each needs at least one; raise FitOptions::gradient_shards)");
+    const auto rank = static_cast<std::size_t>(communicator.rank());
+    first_shard_ = rank * shards / processes;
+    last_shard_ = (rank + 1) * shards / processes;
+    counts_.resize(processes);
+  }
+
+  /// Sets the size of the batch about to run (the last batch of an epoch may be smaller).
+  void set_batch(std::size_t global_batch) { global_batch_ = global_batch; }
+
+  Communicator& communicator() const { return *communicator_; }
+  std::size_t shards() const { return shards_; }
+  std::size_t global_batch() const { return global_batch_; }
+  std::size_t local_shards() const { return last_shard_ - first_shard_; }
+
+  /// Global index of shard s's first example (s <= shards()).
+  std::size_t shard_begin(std::size_t s) const { return s * global_batch_ / shards_; }
+  /// Global index of this process's first example.
+  std::size_t offset() const { return shard_begin(first_shard_); }
+  /// Examples on this process (may be 0 when the batch has fewer examples than shards).
+  std::size_t local_batch() const { return shard_begin(last_shard_) - offset(); }
+  /// Local index of the first example of local shard i (i <= local_shards()).
+  std::size_t local_begin(std::size_t i) const { return shard_begin(first_shard_ + i) - offset(); }
+
+  /// Gathers `row` values per shard from every process into `all` (shards() x row, in shard
+  /// order) and writes their sum in shard order to `total` (row values). `local` holds this
+  /// process's local_shards() rows.
+  template <typename T>
+  void sum(const T* local, std::size_t row, T* all, T* total) {
+    const auto processes = counts_.size();
+    for (std::size_t r = 0; r < processes; ++r)
+      counts_[r] = ((r + 1) * shards_ / processes - r * shards_ / processes) * row;
+    communicator_->all_gather(local, all, counts_);
+    for (std::size_t j = 0; j < row; ++j) total[j] = all[j];
+    for (std::size_t s = 1; s < shards_; ++s)
+      for (std::size_t j = 0; j < row; ++j) total[j] += all[s * row + j];
+  }
+
+ private:
+  Communicator* communicator_;
+  std::size_t shards_, global_batch_ = 0, first_shard_ = 0, last_shard_ = 0;
+  std::vector<std::size_t> counts_;  // per process, reused by every exchange
+};
+
+}  // namespace tinydl

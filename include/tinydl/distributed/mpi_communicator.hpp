@@ -1,0 +1,149 @@
+#pragma once
+/// @file mpi_communicator.hpp
+/// Data-parallel training over MPI: `MpiSession` (MPI_Init / MPI_Finalize for the program's
+/// life) and `MpiCommunicator`, the `Communicator` of core/communicator.hpp on an MPI
+/// communicator. Only compiled where MPI is found (CMake target `tinydl::mpi`, which defines
+/// TINYDL_WITH_MPI); the rest of tinydl needs no MPI. Written against the MPI standard's C API
+/// only, so Open MPI and MPICH both serve.
+///
+///     tinydl::distributed::MpiSession mpi(argc, argv);
+///     tinydl::distributed::MpiCommunicator world;
+///     tinydl::FitOptions options;
+///     options.communicator = &world;           // the one line that makes fit data-parallel
+///     model.fit(train, validation, options, callbacks);
+///
+/// Errors: every MPI call is checked (the communicator returns errors instead of aborting); a
+/// failed exchange, as when another process died, ends the job with a message naming the call.
+/// An exception inside a data-parallel `fit` calls `abort`, since the other processes would wait
+/// for this one forever.
+
+#include <mpi.h>
+
+#include <climits>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "tinydl/core/communicator.hpp"
+#include "tinydl/core/error.hpp"
+
+namespace tinydl::distributed {
+
+/// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun): Open MPI, MPICH
+/// (Hydra) and PMIx launchers each set one of these variables.
+inline bool launched_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+/// MPI_Init on construction, MPI_Finalize on destruction (unless MPI was already initialised by
+/// someone else). OpenMP threads do not call MPI, so MPI_THREAD_FUNNELED suffices.
+class MpiSession {
+ public:
+  MpiSession(int& argc, char**& argv) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) return;
+    int provided = 0;
+    check<Error>(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) == MPI_SUCCESS,
+                 "MPI_Init_thread failed");
+    owner_ = true;
+  }
+  ~MpiSession() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (owner_ && !finalized) MPI_Finalize();
+  }
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+ private:
+  bool owner_ = false;
+};
+
+/// A `Communicator` over a duplicate of an MPI communicator (MPI_COMM_WORLD by default), so
+/// tinydl's messages never mix with the program's own.
+class MpiCommunicator final : public Communicator {
+ public:
+  explicit MpiCommunicator(MPI_Comm base = MPI_COMM_WORLD) {
+    call(MPI_Comm_dup(base, &comm_), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    call(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    call(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+    counts_.resize(static_cast<std::size_t>(size_));
+    displacements_.resize(static_cast<std::size_t>(size_));
+  }
+  ~MpiCommunicator() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void all_gather(const float* local, float* all, const std::vector<std::size_t>& counts) override {
+    gather(local, all, counts, MPI_FLOAT);
+  }
+  void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) override {
+    gather(local, all, counts, MPI_DOUBLE);
+  }
+
+  void broadcast(void* data, std::size_t count, int root) override {
+    check<ConfigError>(count <= INT_MAX, "MpiCommunicator::broadcast: ", count,
+                       " bytes is more than MPI takes");
+    call(MPI_Bcast(data, static_cast<int>(count), MPI_BYTE, root, comm_), "MPI_Bcast");
+  }
+
+  void abort(const std::string& message) override {
+    std::fprintf(stderr, "%s\n", message.c_str());
+    std::fflush(stderr);
+    MPI_Abort(comm_ == MPI_COMM_NULL ? MPI_COMM_WORLD : comm_, 1);
+    std::_Exit(1);  // MPI_Abort does not return; this is for an implementation whose does
+  }
+
+  /// The MPI communicator tinydl's exchanges use.
+  MPI_Comm handle() const { return comm_; }
+
+ private:
+  template <typename T>
+  void gather(const T* local, T* all, const std::vector<std::size_t>& counts, MPI_Datatype type) {
+    check<ConfigError>(counts.size() == counts_.size(), "MpiCommunicator::all_gather: ", counts.size(),
+                       " counts for ", size_, " processes");
+    std::size_t offset = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      check<ConfigError>(counts[r] <= INT_MAX && offset <= INT_MAX,
+                         "MpiCommunicator::all_gather: ", counts[r],
+                         " values is more than MPI takes in one call");
+      counts_[r] = static_cast<int>(counts[r]);
+      displacements_[r] = static_cast<int>(offset);
+      offset += counts[r];
+    }
+    const auto mine = static_cast<std::size_t>(rank_);
+    call(MPI_Allgatherv(local, counts_[mine], type, all, counts_.data(), displacements_.data(), type, comm_),
+         "MPI_Allgatherv");
+  }
+
+  /// A failed MPI call: most often another process has died. Ends the job with the reason, since
+  /// continuing would leave the others waiting.
+  void call(int status, const char* what) {
+    if (status == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(status, text, &length);
+    abort(std::string("tinydl: process ") + std::to_string(rank_) + ": " + what + " failed (" +
+          std::string(text, static_cast<std::size_t>(length)) +
+          "); another process has probably ended; ending all processes");
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+  std::vector<int> counts_, displacements_;  // reused by every all_gather
+};
+
+}  // namespace tinydl::distributed
