@@ -4,6 +4,8 @@
 //
 //   fashion_mnist_compare [--data DIR] [--out DIR] [--models mlp,basic_cnn,deeper_cnn] [--epochs N]
 //                         [--batch-size N] [--seed S] [--repeats K] [--threads N] [--quick] [--help]
+//   mpirun -np N fashion_mnist_compare ...    the same run, data-parallel over N processes (N <= 8),
+//                                             with the same weights, byte for byte
 //
 // This file is the lesson: load the data, build each model, train it with the callbacks,
 // evaluate it, hand the results to the report. The command line, the statistics, the figures and
@@ -18,6 +20,7 @@
 
 #include "study/figures.hpp"
 #include "study/options.hpp"
+#include "study/processes.hpp"
 #include "study/report.hpp"
 #include "study/results.hpp"
 
@@ -29,7 +32,7 @@ namespace {
 
 /// Trains one model with one seed and evaluates it on the test set.
 Run train_once(const std::string& name, std::uint64_t seed, const datasets::FashionMnist& data,
-               const Options& o, const fs::path& dir, bool first, ModelResult& result) {
+               const Options& o, const fs::path& dir, bool first, ModelResult& result, Processes& processes) {
   Sequential<float> model = zoo::by_name<float>(name, o.init);
   model.build(Shape{1, 28, 28}, seed);
   model.compile(Adam<float>(1e-3));
@@ -46,6 +49,7 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
   options.epochs = o.epochs;
   options.batch_size = o.batch_size;
   options.seed = seed;
+  options.communicator = &processes.communicator();  // alone or with others: the same 8 shards
   std::printf("\n== %s, seed %llu: %zu training / %zu validation images, up to %zu epochs\n", name.c_str(),
               static_cast<unsigned long long>(seed), data.train.size(), data.validation.size(), o.epochs);
   std::fflush(stdout);
@@ -58,6 +62,7 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
   check<Error>(run.history.stop_reason.rfind("TerminateOnNaN", 0) != 0, name, ", seed ", seed,
                ": training diverged (", run.history.stop_reason,
                "); try a smaller learning rate or batch size");
+  if (!processes.root()) return run;  // the others only help train (the files are rank 0's)
   if (o.profile) {
     const std::string table = model.profile().table();
     std::printf("\nProfile of %s's training steps (batch %zu):\n%s", name.c_str(), o.batch_size,
@@ -87,11 +92,14 @@ Run train_once(const std::string& name, std::uint64_t seed, const datasets::Fash
 }  // namespace
 
 int main(int argc, char** argv) {
+  Processes processes(argc, argv);
   try {
     const Options o = parse(argc, argv);
     if (o.threads > 0) set_num_threads(o.threads);
-    std::printf("tinydl %s (%s kernels, %d thread%s)\n", version_string, kernels::isa_name(), num_threads(),
+    std::printf("tinydl %s (%s kernels, %d thread%s", version_string, kernels::isa_name(), num_threads(),
                 num_threads() == 1 ? "" : "s");
+    if (processes.size() > 1) std::printf(" per process, %d processes", processes.size());
+    std::printf(")\n");
     const std::string dir = datasets::fashion_mnist_dir(o.data_dir);
     if (!datasets::fashion_mnist_available(dir)) {
       std::fprintf(stderr,
@@ -123,15 +131,18 @@ int main(int argc, char** argv) {
       const fs::path model_dir = out / name;
       fs::create_directories(model_dir);
       for (std::size_t r = 0; r < o.repeats; ++r)
-        result.runs.push_back(train_once(name, o.seed + r, data, run_options, model_dir, r == 0, result));
-      draw_model_figures(result, data, model_dir);
+        result.runs.push_back(
+            train_once(name, o.seed + r, data, run_options, model_dir, r == 0, result, processes));
+      if (processes.root()) draw_model_figures(result, data, model_dir);
       results.push_back(std::move(result));
     }
+    if (!processes.root()) return 0;
     draw_comparison(results, out / "comparison.png");
     write_outputs(results, data, run_options, out);
     return 0;
   } catch (const std::exception& e) {  // tinydl::Error, a file system error, out of memory: one line
     std::fprintf(stderr, "fashion_mnist_compare: %s\n", e.what());
+    processes.fail(std::string("fashion_mnist_compare: ") + e.what());
     return 1;
   }
 }
