@@ -31,9 +31,15 @@ class Processes {
     if (!root()) check_quiet(std::freopen("/dev/null", "w", stdout) != nullptr);
   }
 
-  tinydl::Communicator& communicator() { return *communicator_; }
-  bool root() const { return communicator_->is_root(); }
-  int size() const { return communicator_->size(); }
+  tinydl::Communicator& communicator() {
+    return *communicator_;
+  }
+  bool root() const {
+    return communicator_->is_root();
+  }
+  int size() const {
+    return communicator_->size();
+  }
 
   /// For an error on this process: with others, ends them all (they would wait for this one).
   void fail(const std::string& message) {
@@ -41,7 +47,9 @@ class Processes {
   }
 
  private:
-  static void check_quiet(bool ok) { tinydl::check<tinydl::IoError>(ok, "cannot silence stdout"); }
+  static void check_quiet(bool ok) {
+    tinydl::check<tinydl::IoError>(ok, "cannot silence stdout");
+  }
 
 #if TINYDL_WITH_MPI
   std::unique_ptr<tinydl::distributed::MpiSession> session_;  // declared first: finalised last

@@ -64,7 +64,11 @@ class BatchShards {
     const auto processes = counts_.size();
     for (std::size_t r = 0; r < processes; ++r)
       counts_[r] = ((r + 1) * shards_ / processes - r * shards_ / processes) * row;
-    communicator_->all_gather(local, all, counts_);
+    if (processes > 1) {
+      communicator_->all_gather(local, all, counts_);
+    } else {
+      all = const_cast<T*>(local);  // alone, the local rows are all the rows (read only below)
+    }
     for (std::size_t j = 0; j < row; ++j) total[j] = all[j];
     for (std::size_t s = 1; s < shards_; ++s)
       for (std::size_t j = 0; j < row; ++j) total[j] += all[s * row + j];

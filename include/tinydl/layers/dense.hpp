@@ -8,6 +8,12 @@
 ///     backward   dW += dy^T x                         (out, in)     GEMM (T, N)
 ///                db += sum over the batch of dy       (out)
 ///                dx  = dy W                           (N, in)       GEMM (N, N)
+///
+/// Data-parallel training alone (all shards on this process, core/batch_shards.hpp): the weight
+/// gradient is the shard-order sum (((p_0 + p_1) + p_2) + ...) of the per-shard products p_s =
+/// dy_s^T x_s. The GEMM computes C = p_s + C when told to accumulate, so one GEMM per shard into
+/// the gradient gives that sum directly, with no rows of partials to write and add (3x faster
+/// for the MLP than the generic shard loop of layer.hpp, and the same bits).
 
 #include <cstddef>
 #include <string>
@@ -80,8 +86,19 @@ class Dense : public Layer<T> {
                   in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
   }
 
-  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+  /// Alone, the shard sums are done in backward_impl (see the file comment); with other
+  /// processes, by the generic shard loop.
+  bool handles_shards() const override {
+    const BatchShards* shards = this->batch_shards();
+    return shards && shards->communicator().size() == 1;
+  }
+
+  void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
                      TensorView<T> dx) override {
+    if (handles_shards()) {
+      backward_alone(x, y, dy, dx);
+      return;
+    }
     const std::size_t n = x.shape()[0];
     using kernels::Trans;
     kernels::gemm(Trans::yes, Trans::no, units_, in_features_, n, T(1), dy.data(), units_, x.data(),
@@ -93,6 +110,35 @@ class Dense : public Layer<T> {
   }
 
  private:
+  /// The shard-order sums of backward on one process: dW by one accumulating GEMM per shard, db
+  /// from per-shard column sums added in order, dx as usual.
+  void backward_alone(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy, TensorView<T> dx) {
+    using kernels::Trans;
+    const BatchShards& shards = *this->batch_shards();
+    if (use_bias_) ensure_capacity(shard_bias_, units_);
+    for (std::size_t s = 0; s < shards.local_shards(); ++s) {
+      const std::size_t begin = shards.local_begin(s), rows = shards.local_begin(s + 1) - begin;
+      const T* dy_s = dy.data() + begin * units_;
+      if (rows == 0 && s > 0) {  // the generic loop adds a row of zeros: so here (-0 + 0 = +0)
+        for (T& g : weight_grad_) g += T(0);
+      } else {
+        kernels::gemm(Trans::yes, Trans::no, units_, in_features_, rows, T(1), dy_s, units_,
+                      x.data() + begin * in_features_, in_features_, s == 0 ? T(0) : T(1),
+                      weight_grad_.data(), in_features_);
+      }
+      if (!use_bias_) continue;
+      T* partial = s == 0 ? bias_grad_.data() : shard_bias_.data();
+      std::fill(partial, partial + units_, T(0));
+      kernels::add_column_sums(rows, units_, dy_s, units_, partial);
+      if (s > 0)
+        for (std::size_t j = 0; j < units_; ++j) bias_grad_[j] += partial[j];
+    }
+    if (dx.data())
+      kernels::gemm(Trans::no, Trans::no, x.shape()[0], in_features_, units_, T(1), dy.data(), units_,
+                    weight_.data(), in_features_, T(0), dx.data(), in_features_);
+  }
+
+  AlignedBuffer<T> shard_bias_;  // one shard's bias gradient (backward_alone)
   std::size_t units_, in_features_ = 0;
   bool use_bias_;
   Initializer init_;
