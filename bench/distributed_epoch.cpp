@@ -3,6 +3,7 @@
 // waiting for the slowest process included) and the bytes each process receives per step.
 //
 //   distributed_epoch [--steps N] [--models mlp,basic_cnn,deeper_cnn] [--threads N] [--shards S]
+//                     [--exact 0|1]
 //   mpirun -np P distributed_epoch ...
 //
 // Alone it trains with the same 8 gradient shards as P processes (a LocalCommunicator), so the
@@ -34,6 +35,12 @@ class TimedCommunicator final : public Communicator {
   }
   void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) override {
     timed([&] { inner_.all_gather(local, all, counts); }, counts, sizeof(double));
+  }
+  void all_reduce_sum(const float* local, float* out, std::size_t count) override {
+    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count), sizeof(float));
+  }
+  void all_reduce_sum(const double* local, double* out, std::size_t count) override {
+    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count), sizeof(double));
   }
   void broadcast(void* data, std::size_t count, int root) override { inner_.broadcast(data, count, root); }
   void abort(const std::string& message) override { inner_.abort(message); }
@@ -68,11 +75,13 @@ int main(int argc, char** argv) {
     world = std::make_unique<LocalCommunicator>();
   }
   std::size_t steps = 100, shards = 0;
+  bool exact = true;
   std::vector<std::string> models{"mlp", "basic_cnn", "deeper_cnn"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--steps") steps = std::stoul(value);
     if (flag == "--shards") shards = std::stoul(value);
+    if (flag == "--exact") exact = value != "0";
     if (flag == "--threads") set_num_threads(std::stoi(value));
     if (flag == "--models") {
       models.clear();
@@ -104,6 +113,7 @@ int main(int argc, char** argv) {
       options.shuffle = false;
       options.communicator = &timed;
       options.gradient_shards = shards;  // 0: the default 8
+      options.exact = exact;
       double step_start = 0;
       double exchange_start = 0, bytes_start = 0;
       LambdaCallback<float> clock;

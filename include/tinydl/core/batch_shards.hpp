@@ -14,6 +14,9 @@
 /// MPI's reductions promise no order of summation; this one is fixed, and a shard's partial
 /// depends only on the shard's examples. So N = 1, 2, 3, ... processes (any N <= S) and any
 /// thread count give byte-identical weights. S is fixed by the user, not by N.
+///
+/// The fast mode (`Summation::reduce`, FitOptions::exact = false) trades that for speed: one shard
+/// per process (S = N), and the sums are one MPI_Allreduce each, in whatever order MPI adds.
 
 #include <cstddef>
 #include <vector>
@@ -23,12 +26,17 @@
 
 namespace tinydl {
 
+/// How the per-shard sums are combined: gathered and added in shard order (the same bits for any
+/// number of processes), or reduced by the communicator in its own order (faster).
+enum class Summation { shard_order, reduce };
+
 /// The shard layout of one batch on this process; see the file comment.
 class BatchShards {
  public:
-  /// S = `shards` shards of batches spread over the processes of `communicator`.
-  BatchShards(Communicator& communicator, std::size_t shards)
-      : communicator_(&communicator), shards_(shards) {
+  /// S = `shards` shards of batches spread over the processes of `communicator` (with
+  /// Summation::reduce, S must be the number of processes).
+  BatchShards(Communicator& communicator, std::size_t shards, Summation summation = Summation::shard_order)
+      : communicator_(&communicator), shards_(shards), summation_(summation) {
     const auto processes = static_cast<std::size_t>(communicator.size());
     check<ConfigError>(shards >= 1 && shards >= processes, "data-parallel training: ", shards,
                        " gradient shards cannot be spread over ", processes,
@@ -36,6 +44,8 @@ class BatchShards {
     const auto rank = static_cast<std::size_t>(communicator.rank());
     first_shard_ = rank * shards / processes;
     last_shard_ = (rank + 1) * shards / processes;
+    check<ConfigError>(summation == Summation::shard_order || shards == processes,
+                       "BatchShards: the reduce summation takes one shard per process");
     counts_.resize(processes);
   }
 
@@ -62,6 +72,10 @@ class BatchShards {
   template <typename T>
   void sum(const T* local, std::size_t row, T* all, T* total) {
     const auto processes = counts_.size();
+    if (summation_ == Summation::reduce) {  // one shard per process: the sum of its row
+      communicator_->all_reduce_sum(local, total, row);
+      return;
+    }
     for (std::size_t r = 0; r < processes; ++r)
       counts_[r] = ((r + 1) * shards_ / processes - r * shards_ / processes) * row;
     if (processes > 1) {
@@ -76,7 +90,9 @@ class BatchShards {
 
  private:
   Communicator* communicator_;
-  std::size_t shards_, global_batch_ = 0, first_shard_ = 0, last_shard_ = 0;
+  std::size_t shards_;
+  Summation summation_;
+  std::size_t global_batch_ = 0, first_shard_ = 0, last_shard_ = 0;
   std::vector<std::size_t> counts_;  // per process, reused by every exchange
 };
 

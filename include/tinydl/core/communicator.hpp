@@ -34,6 +34,11 @@ class Communicator {
   virtual void all_gather(const float* local, float* all, const std::vector<std::size_t>& counts) = 0;
   virtual void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) = 0;
 
+  /// out = the elementwise sum of every process's `count` values of `local`, on every process, in
+  /// an order MPI does not promise (FitOptions::exact = false: faster, not bit-reproducible).
+  virtual void all_reduce_sum(const float* local, float* out, std::size_t count) = 0;
+  virtual void all_reduce_sum(const double* local, double* out, std::size_t count) = 0;
+
   /// Every process receives root's `count` bytes in `data`.
   virtual void broadcast(void* data, std::size_t count, int root) = 0;
 
@@ -56,6 +61,12 @@ class LocalCommunicator final : public Communicator {
   }
   void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) override {
     std::copy(local, local + counts.at(0), all);
+  }
+  void all_reduce_sum(const float* local, float* out, std::size_t count) override {
+    std::copy(local, local + count, out);
+  }
+  void all_reduce_sum(const double* local, double* out, std::size_t count) override {
+    std::copy(local, local + count, out);
   }
   void broadcast(void*, std::size_t, int) override {}
   /// Alone, nobody waits: the error is thrown as usual.

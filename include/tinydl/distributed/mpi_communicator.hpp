@@ -94,6 +94,13 @@ class MpiCommunicator final : public Communicator {
     gather(local, all, counts, MPI_DOUBLE);
   }
 
+  void all_reduce_sum(const float* local, float* out, std::size_t count) override {
+    reduce(local, out, count, MPI_FLOAT);
+  }
+  void all_reduce_sum(const double* local, double* out, std::size_t count) override {
+    reduce(local, out, count, MPI_DOUBLE);
+  }
+
   void broadcast(void* data, std::size_t count, int root) override {
     check<ConfigError>(count <= INT_MAX, "MpiCommunicator::broadcast: ", count,
                        " bytes is more than MPI takes");
@@ -111,6 +118,13 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm handle() const { return comm_; }
 
  private:
+  template <typename T>
+  void reduce(const T* local, T* out, std::size_t count, MPI_Datatype type) {
+    check<ConfigError>(count <= INT_MAX, "MpiCommunicator::all_reduce_sum: ", count,
+                       " values is more than MPI takes in one call");
+    call(MPI_Allreduce(local, out, static_cast<int>(count), type, MPI_SUM, comm_), "MPI_Allreduce");
+  }
+
   template <typename T>
   void gather(const T* local, T* all, const std::vector<std::size_t>& counts, MPI_Datatype type) {
     check<ConfigError>(counts.size() == counts_.size(), "MpiCommunicator::all_gather: ", counts.size(),

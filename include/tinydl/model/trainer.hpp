@@ -59,6 +59,10 @@ struct FitOptions {
   /// to this many. 0: `default_gradient_shards` with a communicator, else 1 (one sum over the
   /// whole batch, the fastest alone). Alone with 8, a run matches a data-parallel one.
   std::size_t gradient_shards = 0;
+  /// With a communicator: false trades the byte-identity for speed: each process sums its own
+  /// part of a batch at once and the sums are one MPI_Allreduce each (summed in MPI's order, so
+  /// results vary in the last bits with the number of processes). gradient_shards is then unused.
+  bool exact = true;
 };
 
 /// The shards of a batch in data-parallel training unless FitOptions::gradient_shards says.
@@ -246,13 +250,16 @@ class Trainer {
 
     // Data-parallel training, or a fixed summation order alone (gradient_shards > 1).
     Communicator* communicator = options.communicator;
-    const std::size_t shard_count = options.gradient_shards ? options.gradient_shards
-                                    : communicator          ? default_gradient_shards
-                                                            : 1;
+    const bool fast = communicator && !options.exact;  // one shard per process, MPI_Allreduce
+    std::size_t shard_count = options.gradient_shards ? options.gradient_shards
+                              : communicator          ? default_gradient_shards
+                                                      : 1;
+    if (fast) shard_count = static_cast<std::size_t>(communicator->size());
     LocalCommunicator alone;
     std::unique_ptr<BatchShards> shards;
     if (communicator || shard_count > 1)
-      shards = std::make_unique<BatchShards>(communicator ? *communicator : alone, shard_count);
+      shards = std::make_unique<BatchShards>(communicator ? *communicator : alone, shard_count,
+                                             fast ? Summation::reduce : Summation::shard_order);
     if (communicator)
       check_same_everywhere(*communicator, train, train_count, validation_count, options, shard_count);
     const bool root = !communicator || communicator->is_root();
@@ -370,11 +377,12 @@ class Trainer {
     data.add(train.item_shape().to_string());
     data.add_bytes(train.labels().data(), train.labels().size() * sizeof(train.labels()[0]));
     settings.add(options.epochs, options.batch_size, options.shuffle, options.seed, options.initial_epoch,
-                 shard_count, model_.epochs_completed());
+                 shard_count, options.exact, model_.epochs_completed());
     const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
-    const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
-                          "training data (size, labels, validation split)",
-                          "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards)"};
+    const char* what[] = {
+        "model architecture or optimizer", "initial weights (build seed, loaded file)",
+        "training data (size, labels, validation split)",
+        "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards, exact)"};
     std::vector<double> mine;
     for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
       mine.push_back(static_cast<double>(part->hash >> 32));
