@@ -249,6 +249,16 @@ TEST_CASE("README's minimal example is examples/minimal.cpp, verbatim", "[docs]"
   CHECK(read("README.md").find("```cpp\n" + example + "```") != std::string::npos);
 }
 
+TEST_CASE("docs/distributed.md's example is examples/data_parallel.cpp, verbatim", "[docs]") {
+  auto read = [](const std::string& path) {
+    std::ifstream in(std::string(TINYDL_TEST_DATA_DIR) + "/../" + path);
+    REQUIRE(in.good());
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  CHECK(read("docs/distributed.md").find("```cpp\n" + read("examples/data_parallel.cpp") + "```") !=
+        std::string::npos);
+}
+
 TEST_CASE("Every C++ block of docs/api.md appears in an example program", "[docs]") {
   auto read = [](const std::string& path) {
     std::ifstream in(std::string(TINYDL_TEST_DATA_DIR) + "/../" + path);

@@ -10,6 +10,7 @@ TINYDL_PACKAGES=(
   libbenchmark-dev libopenblas-dev libdnnl-dev        # benchmarks and their baselines
   ocl-icd-opencl-dev                                  # libdnnl-dev's CMake config requires OpenCL (only Recommended)
   libopenmpi-dev openmpi-bin                          # data-parallel training (include/tinydl/distributed/) and its tests
+  iproute2                                            # the two-host MPI test (network namespaces joined by veth)
   dataset-fashion-mnist                               # the data of the comparison
 )
 

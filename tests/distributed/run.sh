@@ -7,6 +7,8 @@
 #   dies       a process SIGKILLed mid-training ends the job, non-zero, within 60 s
 #   throws     a process that throws mid-training ends the job with its message
 #   mismatch   processes with different models fail at the start, each with the same clear error
+#   example    examples/data_parallel alone and on 2 processes: the same checkpoint (exit 77,
+#              skipped, without Fashion-MNIST)
 set -uo pipefail
 case_name=$1 program=$2 work=$3
 mkdir -p "$work" && cd "$work" || exit 1
@@ -54,6 +56,17 @@ mismatch)
     grep -q "distributed_check (process $r): data-parallel fit: process 1 has other initial weights" out.txt ||
       fail "process $r did not report the mismatch"
   done
+  ;;
+example)
+  "$program" >alone.txt 2>&1
+  status=$?
+  cat alone.txt
+  [ $status -ne 77 ] || exit 77
+  [ $status -eq 0 ] || fail "alone: status $status"
+  mv data_parallel.safetensors alone.safetensors
+  mpirun -np 2 "$program" || fail "mpirun -np 2"
+  cmp alone.safetensors data_parallel.safetensors || fail "2 processes wrote other bytes than one"
+  sha256sum alone.safetensors data_parallel.safetensors
   ;;
 *) fail "unknown case $case_name" ;;
 esac
