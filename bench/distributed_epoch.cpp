@@ -37,10 +37,12 @@ class TimedCommunicator final : public Communicator {
     timed([&] { inner_.all_gather(local, all, counts); }, counts, sizeof(double));
   }
   void all_reduce_sum(const float* local, float* out, std::size_t count) override {
-    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count), sizeof(float));
+    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count),
+          sizeof(float));
   }
   void all_reduce_sum(const double* local, double* out, std::size_t count) override {
-    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count), sizeof(double));
+    timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count),
+          sizeof(double));
   }
   void broadcast(void* data, std::size_t count, int root) override { inner_.broadcast(data, count, root); }
   void abort(const std::string& message) override { inner_.abort(message); }

@@ -111,9 +111,9 @@ Dataset<std::uint8_t> squares(std::size_t n, std::uint64_t seed) {
 }
 
 /// A small CNN with every kind of layer: Conv2D, BatchNorm, ReLU, MaxPool2D, Dropout, Flatten, Dense.
-Sequential<float> small_cnn(std::uint64_t seed = 3) {
+Sequential<float> small_cnn(std::uint64_t seed = 3, std::size_t first_filters = 8) {
   Sequential<float> model;
-  model.add(Conv2D<float>(8, 3, 1, Padding::same()))
+  model.add(Conv2D<float>(first_filters, 3, 1, Padding::same()))
       .add(BatchNorm<float>())
       .add(ReLU<float>())
       .add(MaxPool2D<float>(2))
@@ -331,7 +331,9 @@ class ThreadCommunicator final : public Communicator {
     if (rank_ != root) std::memcpy(data, group_.sources()[static_cast<std::size_t>(root)], count);
     group_.barrier();
   }
-  void all_reduce_sum(const float* local, float* out, std::size_t count) override { reduce(local, out, count); }
+  void all_reduce_sum(const float* local, float* out, std::size_t count) override {
+    reduce(local, out, count);
+  }
   void all_reduce_sum(const double* local, double* out, std::size_t count) override {
     reduce(local, out, count);
   }
@@ -748,19 +750,7 @@ TEST_CASE("Bad weight files give clear errors and leave the model unchanged", "[
                         Contains("unexpected tensors 3.weight, 3.bias, 5.weight, 5.bias"));
 
   // Same keys, one shape different: a model with 9 filters in its first layer.
-  Sequential<float> wider;
-  wider.add(Conv2D<float>(9, 3, 1, Padding::same()))
-      .add(BatchNorm<float>())
-      .add(ReLU<float>())
-      .add(MaxPool2D<float>(2))
-      .add(Dropout<float>(0.25))
-      .add(Flatten<float>())
-      .add(Dense<float>(16))
-      .add(BatchNorm<float>())
-      .add(ReLU<float>())
-      .add(Dropout<float>(0.5))
-      .add(Dense<float>(4));
-  wider.build(Shape{1, 12, 12});
+  Sequential<float> wider = small_cnn(3, /*first_filters=*/9);
   wider.save((dir / "wider.safetensors").string());
   CHECK_THROWS_WITH(
       model.load_weights((dir / "wider.safetensors").string()),
