@@ -594,8 +594,10 @@ TEST_CASE("Layer counters (Dropout's step) are the model's generic training stat
   CHECK(model.counters() == std::vector<std::uint64_t>{5, 9});  // a refused call changed nothing
 }
 
-TEST_CASE("The study's models allocate nothing per training step or inference batch, at 1 and 2 threads",
-          "[model][memory]") {
+TEST_CASE(
+    "The study's models allocate nothing per training step (sharded too) or inference batch, at 1 and 2 "
+    "threads",
+    "[model][memory]") {
   if (!TINYDL_COUNT_ALLOCATIONS) {
     WARN("skipped: allocations cannot be counted under AddressSanitizer");
     return;
@@ -627,9 +629,22 @@ TEST_CASE("The study's models allocate nothing per training step or inference ba
       for (int step = 0; step < 2; ++step) model.forward(x.view(), Mode::eval);
       const long inference = allocations.exchange(0);
       counting = false;
+      // A data-parallel step (8 shards, alone): the shard buffers are sized on the first step.
+      LocalCommunicator alone;
+      BatchShards shards(alone, default_gradient_shards);
+      shards.set_batch(batch);
+      model.set_batch_shards(&shards);
+      model.train_on_batch(x.view(), labels.view());
+      allocations = 0;
+      counting = true;
+      for (int step = 0; step < 2; ++step) model.train_on_batch(x.view(), labels.view());
+      const long sharded = allocations.exchange(0);
+      counting = false;
+      model.set_batch_shards(nullptr);
       INFO(name << " at " << threads << " threads");
       CHECK(training == 0);
       CHECK(inference == 0);
+      CHECK(sharded == 0);
     }
   }
   set_num_threads(threads_before);

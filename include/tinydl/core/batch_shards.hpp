@@ -71,24 +71,54 @@ class BatchShards {
   /// process's local_shards() rows.
   template <typename T>
   void sum(const T* local, std::size_t row, T* all, T* total) {
-    const auto processes = counts_.size();
     if (summation_ == Summation::reduce) {  // one shard per process: the sum of its row
       communicator_->all_reduce_sum(local, total, row);
       return;
     }
-    for (std::size_t r = 0; r < processes; ++r)
-      counts_[r] = ((r + 1) * shards_ / processes - r * shards_ / processes) * row;
-    if (processes > 1) {
-      communicator_->all_gather(local, all, counts_);
+    if (counts_.size() > 1) {
+      communicator_->all_gather(local, all, counts(row));
     } else {
       all = const_cast<T*>(local);  // alone, the local rows are all the rows (read only below)
     }
+    add_in_shard_order(all, row, total);
+  }
+
+  /// `sum` in two halves, so that computation can go on while the rows travel: `start_sum`
+  /// begins the exchange (the buffers must stay untouched), `finish_sum` waits for it and adds.
+  /// Returns the handle for finish_sum.
+  template <typename T>
+  std::size_t start_sum(const T* local, std::size_t row, T* all) {
+    if (summation_ == Summation::reduce || counts_.size() == 1) return 0;  // done in finish_sum
+    return communicator_->start_all_gather(local, all, counts(row));
+  }
+  template <typename T>
+  void finish_sum(std::size_t request, const T* local, std::size_t row, T* all, T* total) {
+    if (summation_ == Summation::reduce || counts_.size() == 1) {
+      sum(local, row, all, total);
+      return;
+    }
+    communicator_->wait(request);
+    add_in_shard_order(all, row, total);
+  }
+
+ private:
+  /// Values per process when every shard contributes `row` values (in a buffer reused by every
+  /// exchange, which a started gather reads only until `start_all_gather` returns).
+  const std::vector<std::size_t>& counts(std::size_t row) {
+    const auto processes = counts_.size();
+    for (std::size_t r = 0; r < processes; ++r)
+      counts_[r] = ((r + 1) * shards_ / processes - r * shards_ / processes) * row;
+    return counts_;
+  }
+
+  /// total = (((all_0 + all_1) + all_2) + ...), the rows of all shards in shard order.
+  template <typename T>
+  void add_in_shard_order(const T* all, std::size_t row, T* total) const {
     for (std::size_t j = 0; j < row; ++j) total[j] = all[j];
     for (std::size_t s = 1; s < shards_; ++s)
       for (std::size_t j = 0; j < row; ++j) total[j] += all[s * row + j];
   }
 
- private:
   Communicator* communicator_;
   std::size_t shards_;
   Summation summation_;

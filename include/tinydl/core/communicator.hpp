@@ -34,6 +34,24 @@ class Communicator {
   virtual void all_gather(const float* local, float* all, const std::vector<std::size_t>& counts) = 0;
   virtual void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) = 0;
 
+  /// `all_gather` begun without waiting for it, so computation can go on meanwhile (a layer's
+  /// gradient exchange during the backward pass of the layers below it). `local`, `all` and
+  /// `counts` must stay untouched until `wait` returns. Returns the handle for `wait`. The
+  /// default gathers at once.
+  virtual std::size_t start_all_gather(const float* local, float* all,
+                                       const std::vector<std::size_t>& counts) {
+    all_gather(local, all, counts);
+    return 0;
+  }
+  virtual std::size_t start_all_gather(const double* local, double* all,
+                                       const std::vector<std::size_t>& counts) {
+    all_gather(local, all, counts);
+    return 0;
+  }
+  /// Waits until the gather `request` of `start_all_gather` is complete. Every started gather
+  /// must be waited for, in any order, before the next training step starts any.
+  virtual void wait(std::size_t request) { (void)request; }
+
   /// out = the elementwise sum of every process's `count` values of `local`, on every process, in
   /// an order MPI does not promise (FitOptions::exact = false: faster, not bit-reproducible).
   virtual void all_reduce_sum(const float* local, float* out, std::size_t count) = 0;

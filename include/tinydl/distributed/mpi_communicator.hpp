@@ -73,8 +73,6 @@ class MpiCommunicator final : public Communicator {
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     call(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     call(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
-    counts_.resize(static_cast<std::size_t>(size_));
-    displacements_.resize(static_cast<std::size_t>(size_));
   }
   ~MpiCommunicator() override {
     int finalized = 0;
@@ -92,6 +90,20 @@ class MpiCommunicator final : public Communicator {
   }
   void all_gather(const double* local, double* all, const std::vector<std::size_t>& counts) override {
     gather(local, all, counts, MPI_DOUBLE);
+  }
+
+  std::size_t start_all_gather(const float* local, float* all,
+                               const std::vector<std::size_t>& counts) override {
+    return start(local, all, counts, MPI_FLOAT);
+  }
+  std::size_t start_all_gather(const double* local, double* all,
+                               const std::vector<std::size_t>& counts) override {
+    return start(local, all, counts, MPI_DOUBLE);
+  }
+  void wait(std::size_t request) override {
+    Pending& p = pending_.at(request);
+    call(MPI_Wait(&p.request, MPI_STATUS_IGNORE), "MPI_Wait (MPI_Iallgatherv)");
+    if (++waited_ == started_) started_ = waited_ = 0;  // all done: the slots are free again
   }
 
   void all_reduce_sum(const float* local, float* out, std::size_t count) override {
@@ -118,6 +130,48 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm handle() const { return comm_; }
 
  private:
+  /// A started gather: its request and the int counts MPI reads until it completes. Slots are
+  /// reused step after step, so a step allocates nothing once the first has run.
+  struct Pending {
+    MPI_Request request = MPI_REQUEST_NULL;
+    std::vector<int> counts, displacements;
+  };
+
+  template <typename T>
+  std::size_t start(const T* local, T* all, const std::vector<std::size_t>& counts, MPI_Datatype type) {
+    if (started_ == pending_.size()) pending_.emplace_back();
+    Pending& p = pending_[started_];
+    fill_counts(counts, p.counts, p.displacements);
+    // Progress for the gathers already under way: Open MPI moves a non-blocking collective on
+    // only inside MPI calls, so each new start also tests the earlier ones.
+    for (std::size_t i = 0; i < started_; ++i) {  // (a finished one tests as done)
+      int done = 0;
+      call(MPI_Test(&pending_[i].request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    }
+    const auto mine = static_cast<std::size_t>(rank_);
+    call(MPI_Iallgatherv(local, p.counts[mine], type, all, p.counts.data(), p.displacements.data(), type,
+                         comm_, &p.request),
+         "MPI_Iallgatherv");
+    return started_++;
+  }
+
+  void fill_counts(const std::vector<std::size_t>& counts, std::vector<int>& ints,
+                   std::vector<int>& offsets) {
+    check<ConfigError>(counts.size() == static_cast<std::size_t>(size_),
+                       "MpiCommunicator::all_gather: ", counts.size(), " counts for ", size_, " processes");
+    ints.resize(counts.size());
+    offsets.resize(counts.size());
+    std::size_t offset = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      check<ConfigError>(counts[r] <= INT_MAX && offset <= INT_MAX,
+                         "MpiCommunicator::all_gather: ", counts[r],
+                         " values is more than MPI takes in one call");
+      ints[r] = static_cast<int>(counts[r]);
+      offsets[r] = static_cast<int>(offset);
+      offset += counts[r];
+    }
+  }
+
   template <typename T>
   void reduce(const T* local, T* out, std::size_t count, MPI_Datatype type) {
     check<ConfigError>(count <= INT_MAX, "MpiCommunicator::all_reduce_sum: ", count,
@@ -127,17 +181,7 @@ class MpiCommunicator final : public Communicator {
 
   template <typename T>
   void gather(const T* local, T* all, const std::vector<std::size_t>& counts, MPI_Datatype type) {
-    check<ConfigError>(counts.size() == counts_.size(), "MpiCommunicator::all_gather: ", counts.size(),
-                       " counts for ", size_, " processes");
-    std::size_t offset = 0;
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      check<ConfigError>(counts[r] <= INT_MAX && offset <= INT_MAX,
-                         "MpiCommunicator::all_gather: ", counts[r],
-                         " values is more than MPI takes in one call");
-      counts_[r] = static_cast<int>(counts[r]);
-      displacements_[r] = static_cast<int>(offset);
-      offset += counts[r];
-    }
+    fill_counts(counts, counts_, displacements_);
     const auto mine = static_cast<std::size_t>(rank_);
     call(MPI_Allgatherv(local, counts_[mine], type, all, counts_.data(), displacements_.data(), type, comm_),
          "MPI_Allgatherv");
@@ -158,6 +202,8 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   std::vector<int> counts_, displacements_;  // reused by every all_gather
+  std::vector<Pending> pending_;             // started gathers: [0, started_), waited_ of them done
+  std::size_t started_ = 0, waited_ = 0;
 };
 
 }  // namespace tinydl::distributed

@@ -123,6 +123,21 @@ class Layer {
   /// `backward` runs a layer shard by shard for that, unless the layer `handles_shards()`. Null
   /// (the default): the batch is the whole batch.
   void set_batch_shards(BatchShards* shards) { shards_ = shards; }
+
+  /// Completes what a sharded backward began: waits for the layer's gradient exchange and writes
+  /// the global batch's gradients. The model calls it for every layer after the backward pass;
+  /// it does nothing when nothing is pending.
+  void finish_backward() {
+    if (!shard_pending_) return;
+    shard_pending_ = false;
+    shards_->finish_sum(shard_request_, shard_partials_.data(), shard_row_, shard_gathered_.data(),
+                        shard_total_.data());
+    const T* from = shard_total_.data();
+    for (auto& g : shard_grads_) {
+      std::copy(from, from + g.size(), g.begin());
+      from += g.size();
+    }
+  }
   BatchShards* batch_shards() const { return shards_; }
 
   /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
@@ -238,14 +253,12 @@ class Layer {
         partial += g.size();
       }
     }
-    // One exchange for all of the layer's parameters; the total goes back into the gradients.
+    // One exchange for all of the layer's parameters (a bucket per layer, as PyTorch's DDP),
+    // begun now and finished by finish_backward, while the layers below run their backward.
     ensure_capacity(shard_total_, row);
-    shards.sum(shard_partials_.data(), row, shard_gathered_.data(), shard_total_.data());
-    const T* from = shard_total_.data();
-    for (auto& g : shard_grads_) {
-      std::copy(from, from + g.size(), g.begin());
-      from += g.size();
-    }
+    shard_row_ = row;
+    shard_request_ = shards.start_sum(shard_partials_.data(), row, shard_gathered_.data());
+    shard_pending_ = true;
   }
 
   std::string name_;
@@ -253,6 +266,8 @@ class Layer {
   std::vector<TensorView<T>> shard_grads_;  // the trainable gradients (cached: no allocation per step)
   bool shard_grads_cached_ = false;
   AlignedBuffer<T> shard_partials_, shard_gathered_, shard_total_;  // rows of backward_by_shard
+  std::size_t shard_row_ = 0, shard_request_ = 0;                   // the exchange it began
+  bool shard_pending_ = false;
   const T* paired_input_ = nullptr;  ///< x of the last forward; null before the first
   Shape paired_shape_;
 };

@@ -465,6 +465,10 @@ class Sequential {
       }
       dy = dx;
     }
+    if (shards_) {  // data-parallel: the gradient exchanges begun going down, completed here
+      detail::Observed observed(observer(), StepPart::backward, first_trainable_);
+      for (std::size_t i = first_trainable_; i < layers_.size(); ++i) layers_[i]->finish_backward();
+    }
   }
 
   /// Loss and accuracy of the global batch, and dL/dlogits of its mean loss for this process's
