@@ -17,6 +17,8 @@ a=tinydl_a_$$ b=tinydl_b_$$ net=10.231.$(($$ % 200 + 20))
 cleanup() { ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null; }
 trap cleanup EXIT
 ip netns add "$a" 2>/dev/null && ip netns add "$b" 2>/dev/null || skip "cannot create network namespaces here"
+# Entering one needs a mount namespace whose / is a mount point (not so under a plain chroot).
+why=$(ip netns exec "$a" true 2>&1) || skip "cannot enter a network namespace here ($why)"
 ip link add "va$$" type veth peer name "vb$$" || skip "cannot create a veth pair here"
 ip link set "va$$" netns "$a" && ip link set "vb$$" netns "$b" || fail "moving the veth ends"
 ip -n "$a" addr add "$net.1/24" dev "va$$" && ip -n "$a" link set "va$$" up && ip -n "$a" link set lo up
