@@ -41,6 +41,8 @@ mounts=()
 cleanup() {
   local m
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[i]}" 2>/dev/null; done
+  # Whatever the commands mounted inside the root themselves (ip netns add mounts /run/netns).
+  findmnt -rn -o TARGET | grep "^$root/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   if [ "$keep" -eq 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT

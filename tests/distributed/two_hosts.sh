@@ -14,7 +14,13 @@ fail() { echo "FAILED: $*"; exit 1; }
 command -v ip >/dev/null || skip "no ip command (Debian: iproute2)"
 command -v unshare >/dev/null || skip "no unshare command (Debian: util-linux)"
 a=tinydl_a_$$ b=tinydl_b_$$ net=10.231.$(($$ % 200 + 20))
-cleanup() { ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null; }
+netns_mounted=$(findmnt -rn /run/netns >/dev/null 2>&1 && echo 1 || echo 0)
+cleanup() {
+  ip netns del "$a" 2>/dev/null
+  ip netns del "$b" 2>/dev/null
+  # `ip netns add` mounts /run/netns once; undo that when it was this test's and nothing else uses it.
+  if [ "$netns_mounted" = 0 ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then umount /run/netns 2>/dev/null; fi
+}
 trap cleanup EXIT
 ip netns add "$a" 2>/dev/null && ip netns add "$b" 2>/dev/null || skip "cannot create network namespaces here"
 # Entering one needs a mount namespace whose / is a mount point (not so under a plain chroot).
