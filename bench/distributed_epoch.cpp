@@ -44,6 +44,23 @@ class TimedCommunicator final : public Communicator {
     timed([&] { inner_.all_reduce_sum(local, out, count); }, std::vector<std::size_t>(size(), count),
           sizeof(double));
   }
+  std::size_t start_all_gather(const float* local, float* all,
+                               const std::vector<std::size_t>& counts) override {
+    std::size_t request = 0;
+    timed([&] { request = inner_.start_all_gather(local, all, counts); }, counts, sizeof(float));
+    return request;
+  }
+  std::size_t start_all_gather(const double* local, double* all,
+                               const std::vector<std::size_t>& counts) override {
+    std::size_t request = 0;
+    timed([&] { request = inner_.start_all_gather(local, all, counts); }, counts, sizeof(double));
+    return request;
+  }
+  void wait(std::size_t request) override {  // time only: the bytes were counted at the start
+    const auto start = Clock::now();
+    inner_.wait(request);
+    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
   void broadcast(void* data, std::size_t count, int root) override { inner_.broadcast(data, count, root); }
   void abort(const std::string& message) override { inner_.abort(message); }
 
