@@ -138,6 +138,8 @@ class Layer {
       from += g.size();
     }
   }
+
+  /// The shard layout set by `set_batch_shards` (null outside data-parallel training steps).
   BatchShards* batch_shards() const { return shards_; }
 
   /// The layer's parameters and state, named as in PyTorch. Empty for parameterless layers.
