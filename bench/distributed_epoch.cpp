@@ -85,14 +85,8 @@ class TimedCommunicator final : public Communicator {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::unique_ptr<distributed::MpiSession> session;
-  std::unique_ptr<Communicator> world;
-  if (distributed::launched_by_mpirun()) {
-    session = std::make_unique<distributed::MpiSession>(argc, argv);
-    world = std::make_unique<distributed::MpiCommunicator>();
-  } else {
-    world = std::make_unique<LocalCommunicator>();
-  }
+  distributed::World processes(argc, argv);  // MPI's world under mpirun, else alone
+  Communicator* world = &processes.communicator();
   std::size_t steps = 100, shards = 0;
   bool exact = true;
   std::vector<std::string> models{"mlp", "basic_cnn", "deeper_cnn"};

@@ -18,15 +18,13 @@ class Processes {
  public:
   Processes(int& argc, char**& argv) {
 #if TINYDL_WITH_MPI
-    if (tinydl::distributed::launched_by_mpirun()) {
-      session_ = std::make_unique<tinydl::distributed::MpiSession>(argc, argv);
-      communicator_ = std::make_unique<tinydl::distributed::MpiCommunicator>();
-    }
+    world_ = std::make_unique<tinydl::distributed::World>(argc, argv);
+    communicator_ = &world_->communicator();
 #else
     (void)argc;
     (void)argv;
+    communicator_ = &alone_;
 #endif
-    if (!communicator_) communicator_ = std::make_unique<tinydl::LocalCommunicator>();
     // Rank 0 alone prints and writes files; the others train and stay quiet.
     if (!root()) check_quiet(std::freopen("/dev/null", "w", stdout) != nullptr);
   }
@@ -52,9 +50,11 @@ class Processes {
   }
 
 #if TINYDL_WITH_MPI
-  std::unique_ptr<tinydl::distributed::MpiSession> session_;  // declared first: finalised last
+  std::unique_ptr<tinydl::distributed::World> world_;
+#else
+  tinydl::LocalCommunicator alone_;
 #endif
-  std::unique_ptr<tinydl::Communicator> communicator_;
+  tinydl::Communicator* communicator_ = nullptr;
 };
 
 }  // namespace study

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,25 @@ class MpiCommunicator final : public Communicator {
   std::vector<int> counts_, displacements_;  // reused by every all_gather
   std::vector<Pending> pending_;             // started gathers: [0, started_), waited_ of them done
   std::size_t started_ = 0, waited_ = 0;
+};
+
+/// The processes of this run: MPI's world when an MPI launcher started the program, else this
+/// process alone (a LocalCommunicator, no MPI_Init), so one binary serves both ways.
+class World {
+ public:
+  World(int& argc, char**& argv) {
+    if (launched_by_mpirun()) {
+      session_ = std::make_unique<MpiSession>(argc, argv);
+      communicator_ = std::make_unique<MpiCommunicator>();
+    } else {
+      communicator_ = std::make_unique<LocalCommunicator>();
+    }
+  }
+  Communicator& communicator() { return *communicator_; }
+
+ private:
+  std::unique_ptr<MpiSession> session_;  // declared first: finalised after the communicator is freed
+  std::unique_ptr<Communicator> communicator_;
 };
 
 }  // namespace tinydl::distributed
