@@ -123,6 +123,19 @@ void inference(benchmark::State& state, const std::string& name, int threads) {
   set_counters(state, inference_batch, 2 * sum(macs_per_layer(s.model)) * inference_batch, threads, start);
 }
 
+/// One image through the model in evaluation mode: the latency a deployed model answers a single
+/// request with (median over the iterations; Google Benchmark reports the mean, so run with
+/// --benchmark_repetitions and read the median).
+void latency(benchmark::State& state, const std::string& name, int threads) {
+  set_num_threads(threads);
+  Setup s(name, 1);
+  const TensorView<const float> x = s.x.view();
+  for (int warm = 0; warm < 100; ++warm) s.model.forward(x, Mode::eval);
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) benchmark::DoNotOptimize(s.model.forward(x, Mode::eval).data());
+  set_counters(state, 1, 2 * sum(macs_per_layer(s.model)), threads, start);
+}
+
 /// A user's program that is itself parallel: an OpenMP region of 2 threads, each training its own
 /// model. tinydl then runs each step on its calling thread (one level of parallelism), so the
 /// pair should run 2 steps in the time of one 1-thread step: images/s about twice threads:1's.
@@ -187,6 +200,9 @@ int main(int argc, char** argv) {
       bench::register_real_time(
           "inference/" + suffix, [name, threads](benchmark::State& s) { inference(s, name, threads); },
           benchmark::kMillisecond);
+      bench::register_real_time(
+          "latency/" + suffix, [name, threads](benchmark::State& s) { latency(s, name, threads); },
+          benchmark::kMicrosecond);
     }
   for (const char* name : model_names) {
     Setup s(name, 1);

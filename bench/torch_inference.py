@@ -1,5 +1,6 @@
-"""PyTorch's test-set inference throughput (batch 256, eval mode) for the three study models, the
-baseline beside bench_train's inference/<model> figures. Uses the model definitions of the shared
+"""PyTorch's test-set inference throughput (batch 256, eval mode) and latency (batch 1, median of
+2,000 single images) for the three study models, the baseline beside bench_train's
+inference/<model> and latency/<model> figures. Uses the model definitions of the shared
 PyTorch anchor (../shared/anchors/torch_fmnist.py, or the folder given by TORCH_ANCHOR_DIR) on
 10,000 random 28x28 images; median of 5 passes.
 
@@ -36,7 +37,16 @@ def main():
                     model(x[i:i + 256])
                 times.append(time.perf_counter() - start)
         seconds = statistics.median(times[1:])  # the first pass warms up
-        print(f"{name}: {x.shape[0] / seconds:,.0f} images/s ({args.threads} threads, batch 256)", flush=True)
+        single = []
+        with torch.no_grad():
+            for i in range(2200):
+                image = x[i:i + 1]
+                start = time.perf_counter()
+                model(image)
+                if i >= 200:
+                    single.append(time.perf_counter() - start)
+        print(f"{name}: {x.shape[0] / seconds:,.0f} images/s ({args.threads} threads, batch 256); "
+              f"batch 1: {statistics.median(single) * 1e6:.1f} us", flush=True)
 
 
 if __name__ == "__main__":

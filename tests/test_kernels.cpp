@@ -60,11 +60,14 @@ void check_gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
   std::size_t bad = 0;
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < n; ++j) {
-      double expected = ref[i * n + j] + (epilogue.row_bias ? double(epilogue.row_bias[i]) : 0.0) +
+      const double scale = (epilogue.row_scale ? double(epilogue.row_scale[i]) : 1.0) *
+                           (epilogue.col_scale ? double(epilogue.col_scale[j]) : 1.0);
+      double expected = ref[i * n + j] * scale + (epilogue.row_bias ? double(epilogue.row_bias[i]) : 0.0) +
                         (epilogue.col_bias ? double(epilogue.col_bias[j]) : 0.0);
       if (epilogue.relu) expected = std::max(expected, 0.0);
       const double got = c[i * ldc + j];
-      const double tol = 2 * eps * double(k + 3) * (bound[i * n + j] + 1e-30) + 4 * eps * std::abs(expected);
+      const double tol = 2 * eps * double(k + 3) * (bound[i * n + j] * std::abs(scale) + 1e-30) +
+                         4 * eps * std::abs(expected);
       if (!(std::abs(got - expected) <= tol)) ++bad;
     }
   // The padding between rows of C is never touched.
@@ -170,6 +173,15 @@ TEMPLATE_TEST_CASE("gemm epilogue adds row or column bias and applies ReLU", "[k
     check_gemm<TestType>(Trans::yes, Trans::no, 45, 77, k, TestType(0.5), TestType(1), 2, gen,
                          {row_bias.data(), col_bias.data(), true});
   }
+  // Per-row and per-column scales (a BatchNorm folded into a conv or dense layer), before the bias.
+  const auto row_scale = random_vector<TestType>(45, gen), col_scale = random_vector<TestType>(77, gen);
+  const auto row_bias = random_vector<TestType>(45, gen), col_bias = random_vector<TestType>(77, gen);
+  check_gemm<TestType>(Trans::no, Trans::no, 45, 77, 300, TestType(1), TestType(0), 0, gen,
+                       {row_bias.data(), nullptr, true, row_scale.data(), nullptr});
+  check_gemm<TestType>(Trans::no, Trans::yes, 45, 77, 300, TestType(1), TestType(0), 1, gen,
+                       {nullptr, col_bias.data(), false, nullptr, col_scale.data()});
+  check_gemm<TestType>(Trans::no, Trans::yes, 45, 77, 5, TestType(1), TestType(0), 0, gen,
+                       {row_bias.data(), col_bias.data(), true, row_scale.data(), col_scale.data()});
   // The epilogue also applies when there is no product (k = 0): C = relu(beta*C + bias).
   std::vector<TestType> c = {-1, 2, 3, -4}, bias = {0.5, -3};
   gemm<TestType>(Trans::no, Trans::no, 2, 2, 0, 1, nullptr, 1, nullptr, 2, 1, c.data(), 2,

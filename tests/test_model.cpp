@@ -622,6 +622,54 @@ TEST_CASE(
   CHECK(allocations >= 1);
 }
 
+TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer before: the layers' values",
+          "[model][fusion]") {
+  // Reference: the layers run one by one in evaluation mode. ReLU and Dropout fused change no
+  // bit; a folded BatchNorm differs by rounding only. After training steps, so that the running
+  // statistics are not the identity.
+  const std::size_t batch = 24;
+  Tensor<float> x(Shape{batch, 1, 28, 28});
+  Tensor<std::int32_t> labels(Shape{batch});
+  const CounterRng rng(17);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
+  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+    auto model = zoo::by_name<float>(name);
+    model.build(Shape{1, 28, 28}, 3);
+    model.compile(Adam<float>(1e-2));
+    for (int step = 0; step < 3; ++step) model.train_on_batch(x.view(), labels.view());
+    Tensor<float> in(x.shape());
+    std::copy(x.begin(), x.end(), in.begin());
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      Tensor<float> out(model.layer(i).output_shape(in.shape()));
+      model.layer(i).forward(in.view(), out.view(), Mode::eval);
+      in = std::move(out);
+    }
+    std::vector<float> fused;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      const TensorView<const float> logits = model.forward(x.view(), Mode::eval);
+      if (fused.empty())
+        fused.assign(logits.begin(), logits.end());
+      else
+        CHECK(std::vector<float>(logits.begin(), logits.end()) == fused);  // any thread count
+    }
+    INFO(name);
+    REQUIRE(fused.size() == in.size());
+    double worst = 0, largest = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      worst = std::max(worst, std::abs(double(fused[i]) - double(in[i])));
+      largest = std::max(largest, std::abs(double(in[i])));
+    }
+    if (std::string(name) == "deeper_cnn") {
+      CHECK(worst > 0);  // the fold did happen
+      CHECK(worst <= 1e-5 * largest);
+    } else {
+      CHECK(worst == 0);
+    }
+  }
+}
+
 // ---- files --------------------------------------------------------------------------------------------
 
 TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-shaped", "[model][io]") {

@@ -20,17 +20,25 @@ TINYDL_OPTIONAL_PACKAGES=(
   python3-minimal   # /usr/bin/python3, probed for the optional PyTorch loading test (python3-torch)
 )
 
+# What only the speed comparison with the peers (bench/compare_with_pytorch.sh) needs, installed
+# by that script: PyTorch, the training and inference baseline and the exporter of the ONNX files
+# ONNX Runtime times. (It also installs Debian's npm when no npm command is there, for ONNX
+# Runtime's node package.)
+TINYDL_BENCH_PACKAGES=(python3-torch)
+
 say() { printf '\n==> %s\n' "$*"; }
 
-# install_missing_packages: apt-get installs whichever of TINYDL_PACKAGES are not installed yet,
-# through sudo when not root. Does nothing (and needs no network) when all are present.
+# install_missing_packages [PACKAGE...]: apt-get installs whichever of the packages (default:
+# TINYDL_PACKAGES) are not installed yet, through sudo when not root. Does nothing (and needs no
+# network) when all are present.
 install_missing_packages() {
-  local missing=() p
-  for p in "${TINYDL_PACKAGES[@]}"; do
+  local missing=() p wanted=("$@")
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${TINYDL_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    say "All ${#TINYDL_PACKAGES[@]} Debian packages tinydl needs are installed"
+    say "All ${#wanted[@]} Debian packages wanted are installed"
     return 0
   fi
   local sudo=()

@@ -122,16 +122,15 @@ void gather_images(const T* images, std::size_t filters, std::size_t count, std:
 
 }  // namespace detail
 
-/// y = W * x + b for `n` images x (n, C, H, W) into y (n, F, OH, OW). `bias` may be null.
-/// `scratch` grows here if `conv2d_reserve` did not size it for `n` images.
+/// y = epilogue(W * x) for `n` images x (n, C, H, W) into y (n, F, OH, OW): the epilogue's row
+/// values are per filter (the bias; in a fused evaluation pass also a folded BatchNorm's scale
+/// and a ReLU). `scratch` grows here if `conv2d_reserve` did not size it for `n` images.
 template <typename T>
-void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T* weight, const T* bias, T* y,
-                    Conv2dScratch<T>& scratch) {
+void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T* weight,
+                    const GemmEpilogue<T>& epilogue, T* y, Conv2dScratch<T>& scratch) {
   const std::size_t patch = c.window.patch_size(), pixels = c.window.out_pixels();
   const std::size_t group = c.images_per_gemm(), groups = (n + group - 1) / group;
   conv2d_reserve(c, n, scratch);
-  GemmEpilogue<T> epilogue;
-  epilogue.row_bias = bias;
   parallel_for(groups, [&](std::size_t index, int thread) {
     const std::size_t first = index * group, count = std::min(group, n - first), width = count * pixels;
     const T* col = detail::columns_of(c, x + first * c.in_image(), count, scratch.columns, thread);
@@ -141,6 +140,15 @@ void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T*
          epilogue);
     if (count > 1) detail::scatter_images(out, c.filters, count, pixels, y + first * c.out_image());
   });
+}
+
+/// y = W * x + b (`bias` may be null); see above.
+template <typename T>
+void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T* weight, const T* bias, T* y,
+                    Conv2dScratch<T>& scratch) {
+  GemmEpilogue<T> epilogue;
+  epilogue.row_bias = bias;
+  conv2d_forward(c, n, x, weight, epilogue, y, scratch);
 }
 
 /// The backward pass of `conv2d_forward` for `n` images: adds dL/dW into `weight_grad` and

@@ -37,16 +37,23 @@ namespace tinydl::kernels {
 /// Whether a GEMM operand is used as stored or transposed.
 enum class Trans { no, yes };
 
-/// What to apply to C after the product: C = relu?(C + row_bias[i] + col_bias[j]).
-/// `row_bias` has m entries (a conv layer's per-channel bias when C is channels x pixels),
-/// `col_bias` has n entries (a dense layer's bias when C is batch x features).
+/// What to apply to C after the product, while a tile is still in cache:
+///
+///     C = relu?(C * row_scale[i] * col_scale[j] + row_bias[i] + col_bias[j])
+///
+/// `row_*` have m entries (a conv layer's per-channel values when C is channels x pixels),
+/// `col_*` have n entries (a dense layer's when C is batch x features); a null pointer is a
+/// scale of 1 or a bias of 0. The scales carry a BatchNorm folded into the layer before it
+/// (inference: BN(Wx + b) = s * (Wx) + (s * b + t) per channel).
 template <typename T>
 struct GemmEpilogue {
   const T* row_bias = nullptr;
   const T* col_bias = nullptr;
   bool relu = false;
+  const T* row_scale = nullptr;
+  const T* col_scale = nullptr;
 
-  bool empty() const { return !row_bias && !col_bias && !relu; }
+  bool empty() const { return !row_bias && !col_bias && !row_scale && !col_scale && !relu; }
 };
 
 /// Cache blocking of the GEMM for scalar type T (see docs/performance.md for how they were chosen):
@@ -106,12 +113,16 @@ struct BBlock {
 template <typename T>
 void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0, std::size_t m,
                     std::size_t n, T* c, std::size_t ldc) {
+  const bool scaled = e.row_scale || e.col_scale;
   for (std::size_t i = 0; i < m; ++i) {
     T* row = c + i * ldc;
     const T rb = e.row_bias ? e.row_bias[row0 + i] : T(0);
+    const T rs = e.row_scale ? e.row_scale[row0 + i] : T(1);
     const T* cb = e.col_bias ? e.col_bias + col0 : nullptr;
+    const T* cs = e.col_scale ? e.col_scale + col0 : nullptr;
     for (std::size_t j = 0; j < n; ++j) {
-      T v = row[j] + rb + (cb ? cb[j] : T(0));
+      T v = scaled ? row[j] * rs * (cs ? cs[j] : T(1)) : row[j];
+      v = v + rb + (cb ? cb[j] : T(0));
       row[j] = e.relu && !(v > T(0)) && v == v ? T(0) : v;  // NaN passes, as in the ReLU layer
     }
   }
@@ -236,6 +247,10 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
                      tb ? "k = " : "n = ", tb ? k : n, " values of a stored row of B");
   check<ConfigError>(ldc >= std::max<std::size_t>(1, n), "gemm: ldc = ", ldc, " is less than n = ", n);
   if (m == 0 || n == 0) return;
+  // No path may depend on m where A's rows are examples: data-parallel training needs a row of C
+  // to have the same bits when the GEMM holds only a process's part of the batch, down to one
+  // row. (A dot-product path for m = 1, twice as fast for one example through a dense layer,
+  // broke that: its sums run in another order. Prepacked weights would be the way for latency.)
 
   constexpr std::size_t MR = GemmBlocking<T>::mr;
   const bool trivial = k == 0 || alpha == T(0);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/layers/layer.hpp"
@@ -96,6 +97,13 @@ class Pointwise : public Layer<T> {
   }
 
   nlohmann::json config() const override { return f_.config(); }
+
+  /// A ReLU folds into the output stage of the layer before it (its kernel's epilogue).
+  bool fold_into(OutputStage<T>& stage) const override {
+    if constexpr (!std::is_same_v<Function, activation::Relu>) return false;
+    stage.relu = true;
+    return true;
+  }
 
  protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {

@@ -61,6 +61,17 @@ class BatchNorm : public Layer<T> {
 
   nlohmann::json config() const override { return {{"momentum", momentum_}, {"eps", eps_}}; }
 
+  /// Evaluating, y = s x + t per channel with s = gamma / sqrt(running_var + eps) and
+  /// t = beta - s running_mean: folded into the layer before (not after a ReLU there).
+  bool fold_into(OutputStage<T>& stage) const override {
+    if (stage.relu || stage.channels != channels_) return false;
+    for (std::size_t c = 0; c < channels_; ++c) {
+      const double s = static_cast<double>(weight_[c]) / std::sqrt(static_cast<double>(running_var_[c]) + eps_);
+      stage.then_affine(c, s, static_cast<double>(bias_[c]) - s * static_cast<double>(running_mean_[c]));
+    }
+    return true;
+  }
+
  protected:
   void build_impl(const Shape& input, const CounterRng&, std::uint64_t) override {
     channels_ = input[1];

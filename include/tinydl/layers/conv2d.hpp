@@ -94,8 +94,24 @@ class Conv2D : public Layer<T> {
   }
 
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
-    kernels::conv2d_forward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(),
-                            use_bias_ ? bias_.data() : nullptr, y.data(), scratch_);
+    kernels::GemmEpilogue<T> epilogue;
+    epilogue.row_bias = use_bias_ ? bias_.data() : nullptr;
+    kernels::conv2d_forward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(), epilogue, y.data(),
+                            scratch_);
+  }
+
+  bool begin_output_stage(OutputStage<T>& stage) const override {
+    stage.begin(filters_, use_bias_ ? bias_.data() : nullptr);
+    return true;
+  }
+
+  void forward_with_stage_impl(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) override {
+    kernels::GemmEpilogue<T> epilogue;
+    epilogue.row_bias = stage.shift.data();
+    epilogue.row_scale = stage.scales();
+    epilogue.relu = stage.relu;
+    kernels::conv2d_forward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(), epilogue, y.data(),
+                            scratch_);
   }
 
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,

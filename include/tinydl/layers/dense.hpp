@@ -79,11 +79,22 @@ class Dense : public Layer<T> {
   }
 
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
-    const std::size_t n = x.shape()[0];
     kernels::GemmEpilogue<T> epilogue;
     epilogue.col_bias = use_bias_ ? bias_.data() : nullptr;
-    kernels::gemm(kernels::Trans::no, kernels::Trans::yes, n, units_, in_features_, T(1), x.data(),
-                  in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
+    multiply(x, y, epilogue);
+  }
+
+  bool begin_output_stage(OutputStage<T>& stage) const override {
+    stage.begin(units_, use_bias_ ? bias_.data() : nullptr);
+    return true;
+  }
+
+  void forward_with_stage_impl(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) override {
+    kernels::GemmEpilogue<T> epilogue;
+    epilogue.col_bias = stage.shift.data();
+    epilogue.col_scale = stage.scales();
+    epilogue.relu = stage.relu;
+    multiply(x, y, epilogue);
   }
 
   /// Alone, the shard sums are done in backward_impl (see the file comment); with other
@@ -110,6 +121,12 @@ class Dense : public Layer<T> {
   }
 
  private:
+  /// y = x W^T, then the epilogue.
+  void multiply(TensorView<const T> x, TensorView<T> y, const kernels::GemmEpilogue<T>& epilogue) const {
+    kernels::gemm(kernels::Trans::no, kernels::Trans::yes, x.shape()[0], units_, in_features_, T(1), x.data(),
+                  in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
+  }
+
   /// The shard-order sums of backward on one process: dW by one accumulating GEMM per shard, db
   /// from per-shard column sums added in order, dx as usual.
   void backward_alone(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy, TensorView<T> dx) {

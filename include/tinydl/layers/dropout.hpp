@@ -51,6 +51,10 @@ class Dropout : public Layer<T> {
 
   nlohmann::json config() const override { return {{"rate", rate_}}; }
 
+  /// Not training, dropout is the identity: nothing to fold, nothing to copy.
+  bool fold_into(OutputStage<T>&) const override { return true; }
+  bool passes_through_in_eval() const override { return true; }
+
  protected:
   void build_impl(const Shape&, const CounterRng& rng, std::uint64_t stream) override {
     rng_ = rng;

@@ -24,6 +24,9 @@ class Flatten : public Layer<T> {
 
   nlohmann::json config() const override { return nlohmann::json::object(); }
 
+  /// The values stay as they are (NCHW order is already the flattened order).
+  bool passes_through_in_eval() const override { return true; }
+
  protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
     std::copy(x.begin(), x.end(), y.begin());

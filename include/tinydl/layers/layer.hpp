@@ -29,6 +29,7 @@
 #include "tinydl/core/scratch.hpp"
 #include "tinydl/core/shape.hpp"
 #include "tinydl/core/tensor.hpp"
+#include "tinydl/layers/output_stage.hpp"
 
 namespace tinydl {
 
@@ -117,6 +118,34 @@ class Layer {
       backward_impl(x, y, dy, dx);
   }
 
+  // ---- fused evaluation passes (output_stage.hpp; run by Sequential::forward in Mode::eval) ----
+
+  /// Layers whose kernel can apply an `OutputStage` (Conv2D, Dense) begin one with their bias and
+  /// return true; `forward_with_stage` then runs them. The default: false.
+  virtual bool begin_output_stage(OutputStage<T>& stage) const {
+    (void)stage;
+    return false;
+  }
+
+  /// Folds this layer's evaluation pass into `stage`, the output stage of a layer before it, and
+  /// returns true; or returns false (the default) when it cannot, and then runs on its own.
+  virtual bool fold_into(OutputStage<T>& stage) const {
+    (void)stage;
+    return false;
+  }
+
+  /// Whether the evaluation pass copies x to y unchanged but for the shape (Flatten, Dropout):
+  /// the model then hands x on as y without running the layer.
+  virtual bool passes_through_in_eval() const { return false; }
+
+  /// An evaluation pass with the stage applied: y = stage(W x) (see output_stage.hpp). Checked as
+  /// `forward`; there is no backward of it.
+  void forward_with_stage(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) {
+    check_shapes("forward", x.shape(), y.shape());
+    paired_input_ = nullptr;
+    forward_with_stage_impl(x, y, stage);
+  }
+
   /// Data-parallel training (core/batch_shards.hpp): while set (by the model, for training steps),
   /// the batch a pass gets is this process's part of a global batch cut into shards. Parameter
   /// gradients are then those of the whole global batch, summed over its shards in shard order;
@@ -180,6 +209,14 @@ class Layer {
   /// Contract: parameter gradients are added to, `dx` (when not empty) is overwritten.
   virtual void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
                              TensorView<T> dx) = 0;
+
+  /// The pass of `forward_with_stage`, for layers whose `begin_output_stage` returns true.
+  virtual void forward_with_stage_impl(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) {
+    (void)x;
+    (void)y;
+    (void)stage;
+    throw Error(detail::concat(who(), ": has no output stage"));
+  }
 
   /// Whether the layer couples the examples of a batch (BatchNorm's batch statistics) and so reads
   /// `batch_shards()` itself, in forward and backward, leaving the global batch's gradients. Other

@@ -201,10 +201,11 @@ class Sequential {
   // ---- running one batch ------------------------------------------------------------------------
 
   /// Runs the batch `x` (N, ...) through every layer; returns a view of the logits (N, classes),
-  /// valid until the next call.
+  /// valid until the next call. An evaluation pass is fused (see `forward_fused`).
   TensorView<const T> forward(TensorView<const T> x, Mode mode) {
     const std::size_t n = check_batch(x.shape());
     input_ = x;
+    if (mode == Mode::eval) return forward_fused(x, n);
     TensorView<const T> in = x;
     StepObserver* observer = mode == Mode::train ? this->observer() : nullptr;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -437,6 +438,7 @@ class Sequential {
     named_.clear();
     params_.clear();
     layer_values_.assign(layers_.size(), 0);
+    stages_.resize(layers_.size());
     first_trainable_ = layers_.size();
     for (std::size_t i = 0; i < layers_.size(); ++i)
       for (auto& p : layers_[i]->params()) {
@@ -492,6 +494,32 @@ class Sequential {
     return {static_cast<T>(total[0] / n), total[1] / n};  // the loss rounded as the unsharded one is
   }
 
+  /// An evaluation pass with the layers fused where a kernel can do a neighbour's work
+  /// (layers/output_stage.hpp): a Conv2D or Dense layer applies the BatchNorm, ReLU and Dropout
+  /// layers after it in its GEMM's epilogue, writing straight into the last one's output, and
+  /// layers that only reshape (Flatten, Dropout) hand their input on without a copy. Same values
+  /// as layer by layer, up to the rounding of a folded BatchNorm.
+  TensorView<const T> forward_fused(TensorView<const T> x, std::size_t n) {
+    TensorView<const T> in = x;
+    for (std::size_t i = 0; i < layers_.size();) {
+      Layer<T>& layer = *layers_[i];
+      OutputStage<T>& stage = stages_[i];
+      std::size_t next = i + 1;
+      if (layer.begin_output_stage(stage)) {
+        while (next < layers_.size() && layers_[next]->fold_into(stage)) ++next;
+        layer.forward_with_stage(in, activation(next, n), stage);
+        in = activation(next, n);
+      } else if (layer.passes_through_in_eval() && next < layers_.size()) {
+        in = TensorView<const T>(in.data(), activation(next, n).shape());
+      } else {
+        layer.forward(in, activation(next, n), Mode::eval);
+        in = activation(next, n);
+      }
+      i = next;
+    }
+    return in;
+  }
+
   /// Activation i (0: the input, i: the output of layer i-1) for a batch of n, as a view.
   TensorView<T> activation(std::size_t i, std::size_t n) { return activations_[i].slice(0, n); }
 
@@ -518,6 +546,7 @@ class Sequential {
   std::size_t first_trainable_ = 0;        // the first layer with trainable parameters; backward stops there
   std::unique_ptr<Optimizer<T>> optimizer_;
   SoftmaxCrossEntropy<T> loss_;
+  std::vector<OutputStage<T>> stages_;  // forward_fused's, one per layer that may begin one
 
   std::size_t capacity_ = 0;
   std::vector<Tensor<T>> activations_;  // [0] the input batch, [i + 1] the output of layer i
