@@ -108,23 +108,29 @@ struct BBlock {
   std::size_t next_cols = 0;  // its width
 };
 
-/// Adds the biases and applies ReLU to an m x n tile of C whose top-left is (row0, col0) of the
+/// Applies the epilogue (scales, biases, ReLU) to an m x n tile of C whose top-left is (row0, col0) of the
 /// whole output (so the bias vectors can be indexed).
 template <typename T>
 void apply_epilogue(const GemmEpilogue<T>& e, std::size_t row0, std::size_t col0, std::size_t m,
                     std::size_t n, T* c, std::size_t ldc) {
-  const bool scaled = e.row_scale || e.col_scale;
+  // One simple loop per step, so that each vectorises (one loop testing every option per element
+  // did not); the arithmetic is the formula's, in its order.
+  const T* cs = e.col_scale ? e.col_scale + col0 : nullptr;
+  const T* cb = e.col_bias ? e.col_bias + col0 : nullptr;
   for (std::size_t i = 0; i < m; ++i) {
     T* row = c + i * ldc;
-    const T rb = e.row_bias ? e.row_bias[row0 + i] : T(0);
     const T rs = e.row_scale ? e.row_scale[row0 + i] : T(1);
-    const T* cb = e.col_bias ? e.col_bias + col0 : nullptr;
-    const T* cs = e.col_scale ? e.col_scale + col0 : nullptr;
-    for (std::size_t j = 0; j < n; ++j) {
-      T v = scaled ? row[j] * rs * (cs ? cs[j] : T(1)) : row[j];
-      v = v + rb + (cb ? cb[j] : T(0));
-      row[j] = e.relu && !(v > T(0)) && v == v ? T(0) : v;  // NaN passes, as in the ReLU layer
-    }
+    const T rb = e.row_bias ? e.row_bias[row0 + i] : T(0);
+    if (cs)
+      for (std::size_t j = 0; j < n; ++j) row[j] = row[j] * rs * cs[j];
+    else if (e.row_scale)
+      for (std::size_t j = 0; j < n; ++j) row[j] = row[j] * rs;
+    if (cb)
+      for (std::size_t j = 0; j < n; ++j) row[j] = row[j] + rb + cb[j];
+    else
+      for (std::size_t j = 0; j < n; ++j) row[j] = row[j] + rb;
+    if (e.relu)  // NaN passes, as in the ReLU layer
+      for (std::size_t j = 0; j < n; ++j) row[j] = !(row[j] > T(0)) && row[j] == row[j] ? T(0) : row[j];
   }
 }
 
