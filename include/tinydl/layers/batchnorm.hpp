@@ -66,7 +66,8 @@ class BatchNorm : public Layer<T> {
   bool fold_into(OutputStage<T>& stage) const override {
     if (stage.relu || stage.channels != channels_) return false;
     for (std::size_t c = 0; c < channels_; ++c) {
-      const double s = static_cast<double>(weight_[c]) / std::sqrt(static_cast<double>(running_var_[c]) + eps_);
+      const double s =
+          static_cast<double>(weight_[c]) / std::sqrt(static_cast<double>(running_var_[c]) + eps_);
       stage.then_affine(c, s, static_cast<double>(bias_[c]) - s * static_cast<double>(running_mean_[c]));
     }
     return true;
