@@ -133,11 +133,10 @@ int main(int argc, char** argv) {
       for (std::size_t r = 0; r < o.repeats; ++r)
         result.runs.push_back(
             train_once(name, o.seed + r, data, run_options, model_dir, r == 0, result, processes));
-      if (processes.root()) draw_model_figures(result, data, model_dir);
       results.push_back(std::move(result));
     }
     if (!processes.root()) return 0;
-    draw_comparison(results, out / "comparison.png");
+    save_figures(results, data, out);
     write_outputs(results, data, run_options, out);
     return 0;
   } catch (const std::exception& e) {  // tinydl::Error, a file system error, out of memory: one line

@@ -4,8 +4,9 @@
 //   predict MODEL.safetensors --index 0 17 42         test images by index
 //   predict MODEL.safetensors photo.png shoe.jpg      image files
 //
-// Image files are converted the way the dataset was made: grayscale, the object light on a dark
-// background (inverted when the picture's border is light), scaled to 28x28 by area averaging.
+// Image files are converted the way the dataset's images were made (load_picture), and the output
+// says what was done: grayscale, inverted only on a light background, trimmed to the object,
+// scaled to 28 pixels on its longest side keeping the aspect ratio, centred on 28x28.
 #include <tinydl/tinydl.hpp>
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -13,6 +14,7 @@
 #include <stb/stb_image.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -28,8 +30,19 @@ namespace {
 /// allocates gigabytes for it.
 constexpr std::uint64_t max_picture_pixels = std::uint64_t{1} << 25;
 
-/// A picture file as a 28x28 Fashion-MNIST-like image, pixels 0..255.
-std::vector<std::uint8_t> load_picture(const std::string& path) {
+/// A picture converted to a Fashion-MNIST image, and what was done to it.
+struct Converted {
+  std::vector<std::uint8_t> pixels;  // 28 x 28, 0..255
+  std::string steps;                 // for the user: the conversion, step by step
+};
+
+/// A picture file converted the way Fashion-MNIST's images were made from product photos
+/// (Zalando's description of the dataset): grayscale; the object light on a dark background
+/// (inverted only when the picture's background, read from its border, is light); the edges that
+/// are the background's colour trimmed away; the longest side scaled to 28 pixels by area
+/// averaging, keeping the aspect ratio; the shorter side padded with the background to 28, the
+/// object centred.
+Converted load_picture(const std::string& path) {
   // stb may give no reason: a null char* must not reach the stream
   const auto failure = [&](const char* doing) {
     const char* reason = stbi_failure_reason();
@@ -47,29 +60,56 @@ std::vector<std::uint8_t> load_picture(const std::string& path) {
       stbi_load(path.c_str(), &width, &height, &channels, 1),
       stbi_image_free);  // 1 = grayscale
   if (!gray) throw failure("read the image");
-  const auto at = [&](int x, int y) {
+  const auto raw = [&](int x, int y) {
     return double(gray.get()[std::size_t(y) * std::size_t(width) + std::size_t(x)]);
   };
 
-  // Fashion-MNIST shows light objects on black: invert pictures whose border is light.
+  // The background is the border's mean; Fashion-MNIST shows light objects on black.
   double border = 0;
-  for (int x = 0; x < width; ++x) border += at(x, 0) + at(x, height - 1);
-  for (int y = 0; y < height; ++y) border += at(0, y) + at(width - 1, y);
-  const bool invert = border / (2.0 * (width + height)) > 127;
+  for (int x = 0; x < width; ++x) border += raw(x, 0) + raw(x, height - 1);
+  for (int y = 0; y < height; ++y) border += raw(0, y) + raw(width - 1, y);
+  border /= 2.0 * (width + height);
+  const bool invert = border > 127;
+  const auto at = [&](int x, int y) { return invert ? 255 - raw(x, y) : raw(x, y); };
+  const double background = invert ? 255 - border : border;
 
-  // Area-average into 28x28: each output pixel is the mean of the input pixels it covers.
-  std::vector<std::uint8_t> out(28 * 28);
-  for (int oy = 0; oy < 28; ++oy)
-    for (int ox = 0; ox < 28; ++ox) {
-      const int x0 = ox * width / 28, x1 = std::max(x0 + 1, (ox + 1) * width / 28);
-      const int y0 = oy * height / 28, y1 = std::max(y0 + 1, (oy + 1) * height / 28);
+  // Trim: the smallest box holding every pixel more than 5% of the range from the background.
+  int left = width, right = -1, top = height, bottom = -1;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      if (std::abs(at(x, y) - background) > 0.05 * 255) {
+        left = std::min(left, x), right = std::max(right, x);
+        top = std::min(top, y), bottom = std::max(bottom, y);
+      }
+  const bool found = right >= 0;
+  if (!found) left = 0, right = width - 1, top = 0, bottom = height - 1;
+  const int box_w = right - left + 1, box_h = bottom - top + 1;
+
+  // Scale the longest side to 28, keeping the aspect ratio, then centre on a 28 x 28 background.
+  const int out_w = box_w >= box_h ? 28 : std::max(1, static_cast<int>(std::lround(28.0 * box_w / box_h)));
+  const int out_h = box_h >= box_w ? 28 : std::max(1, static_cast<int>(std::lround(28.0 * box_h / box_w)));
+  const int off_x = (28 - out_w) / 2, off_y = (28 - out_h) / 2;
+  Converted c;
+  c.pixels.assign(28 * 28, static_cast<std::uint8_t>(std::lround(background)));
+  for (int oy = 0; oy < out_h; ++oy)
+    for (int ox = 0; ox < out_w; ++ox) {
+      // Area averaging: the mean of the input pixels this output pixel covers.
+      const int x0 = left + ox * box_w / out_w, x1 = std::max(x0 + 1, left + (ox + 1) * box_w / out_w);
+      const int y0 = top + oy * box_h / out_h, y1 = std::max(y0 + 1, top + (oy + 1) * box_h / out_h);
       double sum = 0;
       for (int y = y0; y < y1; ++y)
-        for (int x = x0; x < x1; ++x) sum += invert ? 255 - at(x, y) : at(x, y);
-      out[static_cast<std::size_t>(oy) * 28 + ox] =
+        for (int x = x0; x < x1; ++x) sum += at(x, y);
+      c.pixels[static_cast<std::size_t>(oy + off_y) * 28 + static_cast<std::size_t>(ox + off_x)] =
           static_cast<std::uint8_t>(sum / ((x1 - x0) * (y1 - y0)) + 0.5);
     }
-  return out;
+  c.steps = detail::concat(
+      width, "x", height, " pixels; ",
+      invert ? "light background (border mean " : "dark background (border mean ",
+      static_cast<int>(std::lround(border)), "), ", invert ? "inverted" : "not inverted", "; ",
+      found ? detail::concat("object trimmed to ", box_w, "x", box_h, " at (", left, ", ", top, ")")
+            : std::string("no object stands out from the background: the whole picture used"),
+      "; scaled to ", out_w, "x", out_h, " and centred on 28x28");
+  return c;
 }
 
 void print_top3(const std::string& what, const float* probabilities, int truth) {
@@ -87,13 +127,22 @@ void print_top3(const std::string& what, const float* probabilities, int truth) 
 
 }  // namespace
 
+const char* usage =
+    "usage: predict MODEL.safetensors (--index N... | IMAGE...)\n"
+    "Classifies Fashion-MNIST test images by index, or picture files (PNG, JPEG, BMP, GIF, TGA, PNM),\n"
+    "with a model saved by fashion_mnist_compare (or any 1x28x28, 10-class Sequential).\n"
+    "Pictures are converted as the dataset's images were: grayscale, inverted when the background is\n"
+    "light, trimmed to the object, the longest side scaled to 28 keeping the aspect ratio, centred on\n"
+    "28x28; the output says what was done to each.\n";
+
 int main(int argc, char** argv) {
-  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    std::printf("usage: %s MODEL.safetensors (--index N... | IMAGE...)\n", argv[0]);
-    return 0;
-  }
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MODEL.safetensors (--index N... | IMAGE...)\n", argv[0]);
+    std::fprintf(stderr, "%s", usage);
     return 2;
   }
   try {
@@ -107,6 +156,7 @@ int main(int argc, char** argv) {
 
     Tensor<float> x(Shape{items.size(), 1, 28, 28});
     std::vector<int> truth(items.size(), -1);
+    std::vector<std::string> steps(items.size());
     if (by_index) {
       const auto test = datasets::fashion_mnist().test;
       for (std::size_t i = 0; i < items.size(); ++i) {
@@ -124,13 +174,16 @@ int main(int argc, char** argv) {
       }
     } else {
       for (std::size_t i = 0; i < items.size(); ++i) {
-        const auto picture = load_picture(items[i]);
-        for (std::size_t p = 0; p < 784; ++p) x[i * 784 + p] = picture[p] / 255.0f;
+        Converted picture = load_picture(items[i]);
+        for (std::size_t p = 0; p < 784; ++p) x[i * 784 + p] = picture.pixels[p] / 255.0f;
+        steps[i] = std::move(picture.steps);
       }
     }
     const Tensor<float> probabilities = model.predict(x.view());
-    for (std::size_t i = 0; i < items.size(); ++i)
+    for (std::size_t i = 0; i < items.size(); ++i) {
       print_top3(by_index ? "test image " + items[i] : items[i], probabilities.data() + i * 10, truth[i]);
+      if (!steps[i].empty()) std::printf("  converted: %s\n", steps[i].c_str());
+    }
     return 0;
   } catch (const std::exception& e) {  // tinydl::Error and anything else: one line, no abort
     std::fprintf(stderr, "predict: %s\n", e.what());

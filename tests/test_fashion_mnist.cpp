@@ -29,13 +29,23 @@ TEST_CASE("An MLP trained one epoch on 10,000 real images reaches 80% on the tes
 
 #ifdef TINYDL_COMPARE_PROGRAM
 TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dataset][example]") {
-  const fs::path out = fs::temp_directory_path() / "tinydl-compare-quick";
+  const fs::path out = TINYDL_QUICK_REPORT_DIR;  // the browser test opens its report.html
   fs::remove_all(out);
   const std::string command = std::string(TINYDL_COMPARE_PROGRAM) + " --quick --out " + out.string() + " > " +
                               (out.string() + ".log") + " 2>&1";
   REQUIRE(std::system(command.c_str()) == 0);
   for (const char* file : {"summary.json", "summary.md", "report.html", "comparison.png"})
     CHECK(fs::exists(out / file));
+  // The report is one file: 13 figures inline, nothing fetched; a quick run says so at the top.
+  const auto page_bytes = io::read_file((out / "report.html").string());
+  const std::string page(page_bytes.begin(), page_bytes.end());
+  std::size_t svgs = 0;
+  for (auto at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
+  CHECK(svgs == 13);
+  CHECK(page.find("<img") == std::string::npos);
+  CHECK(page.find("src=") == std::string::npos);
+  CHECK(page.find("QUICK RUN") < page.find("Results on the test set"));
+  CHECK(page.find("The reference study's claims, tested") != std::string::npos);
   for (const char* model : {"mlp", "basic_cnn", "deeper_cnn"})
     for (const char* file :
          {"history.csv", "best.safetensors", "confusion.png", "correct.png", "wrong.png", "curves.png"}) {
@@ -50,7 +60,17 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
                             "train_seconds", "test_loss", "test_accuracy", "per_class"})
       CHECK(m.contains(key));
     CHECK(m["test_accuracy"].get<double>() > 0.7);
+    CHECK(m["generalisation"].contains("gap_points_at_end"));
   }
+  REQUIRE(summary["claims"].size() == 2);
+  for (const auto& claim : summary["claims"]) {
+    const std::string verdict = claim["verdict"];
+    CHECK((verdict == "holds here" || verdict == "does not hold here" ||
+           verdict == "cannot be told from this run"));
+  }
+  // One seed cannot tell whether the deeper CNN wins consistently, unless it lost.
+  const std::string consistent = summary["claims"][1]["verdict"];
+  CHECK(consistent != "does not hold here");
   // The saved best model loads back and classifies like the report says.
   auto best = load_model<float>((out / "basic_cnn" / "best.safetensors").string());
   CHECK(best.parameter_count(true) == 225034);
@@ -78,6 +98,30 @@ TEST_CASE("fashion_mnist_compare --quick writes every file of the report", "[dat
     return line.substr(start, line.find(' ', start) - start);
   };
   CHECK(top(a) == top(b));
+
+  // A "photo": the same image dark on a light background, magnified 6x, off-centre on a wide
+  // 400 x 250 picture. predict inverts it (and says so), trims the background, keeps the aspect
+  // ratio, centres the object, and finds the same class. (Squashing the picture to 28 x 28, as it
+  // once did, made the quick run's basic CNN see a Sandal at 91%.)
+  std::vector<std::uint8_t> negative(784);
+  for (std::size_t p = 0; p < 784; ++p)
+    negative[p] = static_cast<std::uint8_t>(255 - test.features().data()[p]);
+  viz::Canvas photo(400, 250);
+  photo.draw_gray_image(210, 30, negative.data(), 28, 28, 6);
+  photo.save_png((out / "photo.png").string());
+  const std::string by_photo = (out / "by_photo.txt").string();
+  REQUIRE(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " " +
+                       (out / "photo.png").string() + " > " + by_photo)
+                          .c_str()) == 0);
+  const auto photo_bytes = io::read_file(by_photo);
+  const std::string c(photo_bytes.begin(), photo_bytes.end());
+  INFO(c);
+  CHECK(top(c) == top(a));
+  CHECK_THAT(c, Catch::Matchers::Contains("400x250 pixels; light background"));
+  CHECK_THAT(c, Catch::Matchers::Contains("inverted; object trimmed to"));
+  CHECK_THAT(c, Catch::Matchers::Contains("centred on 28x28"));
+  CHECK(std::system((std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --help > /dev/null").c_str()) ==
+        0);
   CHECK(std::system(
             (std::string(TINYDL_PREDICT_PROGRAM) + " " + model + " --index 10000 2> /dev/null").c_str()) !=
         0);

@@ -1,5 +1,6 @@
 #pragma once
-// The study's findings, each sentence computed from the numbers (no claim is written by hand).
+// The study's findings and the verdicts on the reference study's claims, each sentence computed
+// from the numbers (no conclusion is written by hand).
 
 #include <tinydl/tinydl.hpp>
 
@@ -12,6 +13,137 @@
 
 namespace study {
 
+/// With one seed, an accuracy difference under this many points is within typical seed-to-seed
+/// noise (a few tenths of a point for these models: docs/fashion_mnist.md), so no claim rests on it.
+inline constexpr double one_seed_noise_points = 0.5;
+
+/// A difference of mean test accuracy, a - b, and whether it is larger than the seed spread.
+struct Difference {
+  double points = 0;                ///< a - b, in points of accuracy
+  double se_points = 0;             ///< standard error of the difference of means (0 with one seed)
+  bool measured = false;            ///< both models ran with more than one seed
+  std::size_t wins = 0, pairs = 0;  ///< seeds (paired by index) on which a beat b
+
+  /// a is ahead by more than the noise: twice the standard error, or with one seed the typical spread.
+  bool a_clearly_better() const { return points > (measured ? 2 * se_points : one_seed_noise_points); }
+  bool b_clearly_better() const { return -points > (measured ? 2 * se_points : one_seed_noise_points); }
+};
+
+inline Difference difference(const ModelResult& a, const ModelResult& b) {
+  Difference d;
+  d.points = 100 * (a.mean(&Run::test_accuracy) - b.mean(&Run::test_accuracy));
+  d.measured = a.runs.size() > 1 && b.runs.size() > 1;
+  if (d.measured)
+    d.se_points = 100 * std::sqrt(std::pow(a.stddev(&Run::test_accuracy), 2) / a.runs.size() +
+                                  std::pow(b.stddev(&Run::test_accuracy), 2) / b.runs.size());
+  d.pairs = std::min(a.runs.size(), b.runs.size());
+  for (std::size_t k = 0; k < d.pairs; ++k) d.wins += a.runs[k].test_accuracy > b.runs[k].test_accuracy;
+  return d;
+}
+
+/// Training vs validation accuracy at the kept (best) epoch and at the last one, mean over seeds.
+/// Training accuracy is the running mean over the epoch's batches with Dropout active (as Keras
+/// reports it), so for a model with Dropout the gap understates how well it fits the training set.
+struct Generalisation {
+  double train_best = 0, val_best = 0, train_end = 0, val_end = 0;
+  double gap_best() const { return 100 * (train_best - val_best); }  ///< points
+  double gap_end() const { return 100 * (train_end - val_end); }     ///< points
+};
+
+inline Generalisation generalisation(const ModelResult& m) {
+  Generalisation g;
+  for (const Run& r : m.runs) {
+    const EpochLogs &best = r.history.epochs.at(r.best_epoch - 1), &last = r.history.epochs.back();
+    g.train_best += best.accuracy, g.val_best += best.val_accuracy;
+    g.train_end += last.accuracy, g.val_end += last.val_accuracy;
+  }
+  const double n = static_cast<double>(m.runs.size());
+  g.train_best /= n, g.val_best /= n, g.train_end /= n, g.val_end /= n;
+  return g;
+}
+
+/// What the numbers say of one claim of the reference study.
+struct Claim {
+  std::string claim;    ///< the study's words
+  std::string verdict;  ///< "holds here", "does not hold here", "cannot be told from this run"
+  std::string reason;   ///< the numbers behind the verdict
+};
+
+inline std::string signed_points(double points) {
+  return (points >= 0 ? "+" : "") + fixed(points, 2) + " points";
+}
+
+/// The reference study's two claims about the CNNs, tested on this run's numbers.
+inline std::vector<Claim> claims(const std::vector<ModelResult>& results) {
+  const std::string holds = "holds here", fails = "does not hold here",
+                    unknown = "cannot be told from this run";
+  const ModelResult* basic = nullptr;
+  const ModelResult* deeper = nullptr;
+  for (const auto& m : results) {
+    if (m.name == "basic_cnn") basic = &m;
+    if (m.name == "deeper_cnn") deeper = &m;
+  }
+  std::vector<Claim> out;
+  const std::string balance = "The basic CNN gives the best balance between accuracy and generalization.";
+  const std::string consistent = "The deeper CNN did not consistently outperform the basic CNN.";
+  if (!basic || results.size() < 2) {
+    out.push_back({balance, unknown, "it needs basic_cnn and at least one other model (--models)."});
+  } else {
+    // Best balance: no other model is clearly more accurate while generalising at least as well
+    // (a train-validation gap no larger), and none is clearly more accurate at all.
+    const Generalisation gb = generalisation(*basic);
+    std::string dominated_by, traded_with, reasons;
+    for (const auto& m : results) {
+      if (&m == basic) continue;
+      const Difference d = difference(m, *basic);
+      const Generalisation gm = generalisation(m);
+      reasons += (reasons.empty() ? "" : "; ") + m.name + " " + signed_points(d.points) +
+                 " of test accuracy, train-validation gap at the kept epoch " + fixed(gm.gap_best(), 2) +
+                 " vs " + fixed(gb.gap_best(), 2) + " points";
+      if (d.a_clearly_better()) (gm.gap_best() <= gb.gap_best() ? dominated_by : traded_with) = m.name;
+    }
+    const std::string noise =
+        basic->runs.size() > 1
+            ? "twice the standard error over the seeds"
+            : "the typical seed spread of " + fixed(one_seed_noise_points, 1) + " points (one seed)";
+    if (!dominated_by.empty())
+      out.push_back({balance, fails,
+                     dominated_by + " is both more accurate (beyond " + noise +
+                         ") and generalises at least as well: " + reasons + "."});
+    else if (!traded_with.empty())
+      out.push_back(
+          {balance, unknown,
+           "a trade-off: " + traded_with + " is more accurate (beyond " + noise +
+               ") but overfits more, so which balance is best depends on the weight given to each: " +
+               reasons + "."});
+    else
+      out.push_back({balance, holds, "no model is more accurate beyond " + noise + ": " + reasons + "."});
+  }
+  if (!basic || !deeper) {
+    out.push_back({consistent, unknown, "it needs both basic_cnn and deeper_cnn (--models)."});
+  } else {
+    const Difference d = difference(*deeper, *basic);
+    const std::string tally = "deeper_cnn " + signed_points(d.points) + " over basic_cnn, better with " +
+                              std::to_string(d.wins) + " of " + std::to_string(d.pairs) +
+                              (d.pairs == 1 ? " seed" : " seeds");
+    if (d.wins < d.pairs)
+      out.push_back({consistent, holds, tally + ": it did not outperform it every time."});
+    else if (!d.measured)
+      out.push_back({consistent, unknown,
+                     tally + "; whether it does so consistently needs several seeds (--repeats 3 trains each "
+                             "model with 3 and measures the spread)."});
+    else if (d.a_clearly_better())
+      out.push_back({consistent, fails,
+                     tally + ", by more than twice the standard error of the difference (" +
+                         fixed(d.se_points, 2) + " points): it outperformed it consistently."});
+    else
+      out.push_back({consistent, holds,
+                     tally + ", but within twice the standard error of the difference (" +
+                         fixed(d.se_points, 2) + " points): not a consistent difference."});
+  }
+  return out;
+}
+
 /// The findings, each computed from the numbers.
 inline std::vector<std::string> findings(const std::vector<ModelResult>& results,
                                          const Dataset<std::uint8_t>& test) {
@@ -23,25 +155,24 @@ inline std::vector<std::string> findings(const std::vector<ModelResult>& results
   };
   // A difference is "clear" when it exceeds twice the standard error of the difference of means.
   auto compare = [&](const ModelResult& a, const ModelResult& b) {
-    const double diff = a.mean(&Run::test_accuracy) - b.mean(&Run::test_accuracy);
-    std::string text = a.name + " vs " + b.name + ": " + (diff >= 0 ? "+" : "") + fixed(100 * diff, 2) +
-                       " points of test accuracy (" + percent(a.mean(&Run::test_accuracy)) + " vs " +
-                       percent(b.mean(&Run::test_accuracy)) + ")";
-    if (a.runs.size() > 1 && b.runs.size() > 1) {
-      const double se = std::sqrt(std::pow(a.stddev(&Run::test_accuracy), 2) / a.runs.size() +
-                                  std::pow(b.stddev(&Run::test_accuracy), 2) / b.runs.size());
-      std::size_t wins = 0, pairs = std::min(a.runs.size(), b.runs.size());
-      for (std::size_t k = 0; k < pairs; ++k) wins += a.runs[k].test_accuracy > b.runs[k].test_accuracy;
-      text += std::abs(diff) > 2 * se ? "; larger than twice its standard error (" + fixed(100 * se, 2) +
-                                            " points): a clear difference"
-                                      : "; within twice its standard error (" + fixed(100 * se, 2) +
-                                            " points): not a consistent difference";
-      text += "; " + a.name + " was better with " + std::to_string(wins) + " of " + std::to_string(pairs) +
-              " seeds";
+    const Difference d = difference(a, b);
+    std::string text = a.name + " vs " + b.name + ": " + signed_points(d.points) + " of test accuracy (" +
+                       percent(a.mean(&Run::test_accuracy)) + " vs " + percent(b.mean(&Run::test_accuracy)) +
+                       ")";
+    if (d.measured) {
+      text += d.a_clearly_better() || d.b_clearly_better()
+                  ? "; larger than twice its standard error (" + fixed(d.se_points, 2) +
+                        " points): a clear difference"
+                  : "; within twice its standard error (" + fixed(d.se_points, 2) +
+                        " points): not a consistent difference";
+      text += "; " + a.name + " was better with " + std::to_string(d.wins) + " of " +
+              std::to_string(d.pairs) + " seeds";
     } else {
-      text += std::abs(diff) < 0.005 ? "; with one seed, a gap under half a point is within typical "
-                                       "seed-to-seed noise (use --repeats to measure it)"
-                                     : "; one seed only (use --repeats to measure the seed-to-seed spread)";
+      text += std::abs(d.points) < one_seed_noise_points
+                  ? "; with one seed, a gap under half a point is within typical seed-to-seed noise (use "
+                    "--repeats "
+                    "to measure it)"
+                  : "; one seed only (use --repeats to measure the seed-to-seed spread)";
     }
     return text + ".";
   };
@@ -60,16 +191,17 @@ inline std::vector<std::string> findings(const std::vector<ModelResult>& results
   if (basic && deeper) out.push_back(compare(*deeper, *basic));
   for (const auto& m : results) {
     const Run& r = m.runs.front();
-    const EpochLogs& best = r.history.epochs.at(r.best_epoch - 1);
-    const double gap = best.accuracy - best.val_accuracy;
+    const Generalisation g = generalisation(m);
+    const double gap = g.gap_best();
     out.push_back(m.name + ": best validation loss at epoch " + std::to_string(r.best_epoch) + " of " +
-                  std::to_string(r.epochs_run) + " run; at that epoch training accuracy " +
-                  percent(best.accuracy) + " vs validation " + percent(best.val_accuracy) + " (gap " +
-                  fixed(100 * gap, 2) + " points" +
-                  (gap > 0.03   ? ", clear overfitting"
-                   : gap > 0.01 ? ", mild overfitting"
-                                : ", little overfitting") +
-                  ").");
+                  std::to_string(r.epochs_run) + " run" + (m.runs.size() > 1 ? " (first seed)" : "") +
+                  "; at that epoch training accuracy " + percent(g.train_best) + " vs validation " +
+                  percent(g.val_best) + " (gap " + fixed(gap, 2) + " points" +
+                  (gap > 3   ? ", clear overfitting"
+                   : gap > 1 ? ", mild overfitting"
+                             : ", little overfitting") +
+                  "), at the last epoch " + percent(g.train_end) + " vs " + percent(g.val_end) + " (gap " +
+                  fixed(g.gap_end(), 2) + " points).");
   }
   const ModelResult* slowest = &results.front();
   const ModelResult* fastest = &results.front();

@@ -56,6 +56,16 @@ inline std::string fixed(double v, int decimals) {
   return buffer;
 }
 
+/// An integer with thousands separators: 235,146.
+inline std::string grouped(std::size_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 inline std::string with_spread(const ModelResult& m, double Run::*field, bool as_percent) {
   const double mean = m.mean(field), spread = m.stddev(field);
   std::string text = as_percent ? percent(mean) : fixed(mean, 4);

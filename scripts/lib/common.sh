@@ -12,6 +12,8 @@ TINYDL_PACKAGES=(
   libopenmpi-dev openmpi-bin                          # data-parallel training (include/tinydl/distributed/) and its tests
   iproute2                                            # the two-host MPI test (network namespaces joined by veth)
   dataset-fashion-mnist                               # the data of the comparison
+  fonts-dejavu-core                                   # the figures' font (include/tinydl/viz/font.hpp)
+  chromium                                            # the report's test in a real browser (tests/report_in_browser.sh)
 )
 
 # Packages the build uses when present and skips with a message when absent; the package check
