@@ -180,6 +180,22 @@ int main(int argc, char** argv) {
     // From an open file, reading the tensors named prefix + key:
     model.load_weights(io::SafetensorsFile::load(best_path), /*prefix=*/"");
     // [inspect]
+
+    // [figures]
+    std::vector<double> epochs;
+    for (std::size_t e = 1; e <= val_losses.size(); ++e) epochs.push_back(static_cast<double>(e));
+    viz::Figure curves(800, 400);  // drawn once: save_png() for a file, svg() for a page
+    viz::plot_lines(curves, 0, 0, 800, 400, "loss", "epoch", "cross-entropy",
+                    {{"validation", epochs, val_losses}});
+    curves.save_png((dir / "curves.png").string());
+    viz::HtmlReport page("Corner squares");  // one self-contained file: figures inline, no scripts
+    page.heading("Training");
+    page.figure(curves, "validation loss per epoch (hover a point for its value)");
+    page.figure(viz::confusion_heatmap(confusion, {"top left", "top right", "bottom left", "bottom right"},
+                                       "confusion matrix"),
+                "test set");
+    page.write((dir / "report.html").string());
+    // [figures]
     return result.accuracy > 0.8 ? 0 : 1;
   } catch (const std::exception& e) {  // every tinydl::Error (shapes, files, options), and the rest
     std::fprintf(stderr, "api_tour: %s\n", e.what());

@@ -71,5 +71,7 @@
 #include "tinydl/metrics/classification.hpp"
 
 #include "tinydl/viz/canvas.hpp"
+#include "tinydl/viz/figure.hpp"
 #include "tinydl/viz/figures.hpp"
+#include "tinydl/viz/font.hpp"
 #include "tinydl/viz/html_report.hpp"
