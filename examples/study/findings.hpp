@@ -105,7 +105,7 @@ inline std::vector<Claim> claims(const std::vector<ModelResult>& results) {
     const std::string noise =
         basic->runs.size() > 1
             ? "twice the standard error over the seeds"
-            : "the typical seed spread of " + fixed(one_seed_noise_points, 1) + " points (one seed)";
+            : "the typical seed spread, " + fixed(one_seed_noise_points, 1) + " points with one seed";
     if (!dominated_by.empty())
       out.push_back({balance, fails,
                      dominated_by + " is both more accurate (beyond " + noise +
