@@ -8,6 +8,7 @@
 /// inside it.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -229,8 +230,10 @@ inline void plot_lines(Figure& figure, double x, double y, double w, double h, c
     legend.push_back({pen, static_cast<double>(row)});
     pen += item_w;
   }
-  const auto [left, top, right, bottom] = detail::chart_frame(
-      figure, x, y, w, h, title, x_label, y_label, y_min, y_max, y_step, series.empty() ? 0 : row + 1);
+  // (plain variables, not a structured binding: C++17 lambdas cannot capture those)
+  const std::array<double, 4> area = detail::chart_frame(figure, x, y, w, h, title, x_label, y_label, y_min,
+                                                         y_max, y_step, series.empty() ? 0 : row + 1);
+  const double left = area[0], top = area[1], right = area[2], bottom = area[3];
   const double inset = 14;
   auto px = [&](double v) {
     return left + inset + (v - x_min) / (x_max - x_min) * (right - left - 2 * inset);
@@ -295,8 +298,9 @@ inline void plot_bars(Figure& figure, double x, double y, double w, double h, co
   for (const auto& b : bars) top_value = std::max(top_value, b.value + b.error);
   if (top_value <= 0) top_value = 1;
   const double step = detail::nice_step(top_value, 5), ceiling = std::ceil(top_value / step) * step;
-  const auto [left, top, right, bottom] =
+  const std::array<double, 4> area =
       detail::chart_frame(figure, x, y, w, h, title, "", value_label, 0, ceiling, step, 1);
+  const double left = area[0], top = area[1], right = area[2], bottom = area[3];
   auto py = [&](double v) { return bottom - v / ceiling * (bottom - top); };
   const double slot = (right - left) / std::max<double>(1, static_cast<double>(bars.size()));
   for (std::size_t i = 0; i < bars.size(); ++i) {

@@ -9,6 +9,7 @@
 /// unreadable one falls back as well), text falls back to `stb_easy_font`'s built-in stroke font,
 /// so a figure is never lost for want of a font; `Font::is_truetype()` says which one is in use.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
