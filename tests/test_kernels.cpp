@@ -223,6 +223,47 @@ TEST_CASE("gemm gives bit-identical results with 1, 2 and 3 threads", "[kernels]
   set_num_threads(2);
 }
 
+TEST_CASE("gemm with B packed once (PackedB) gives the bits of gemm without, for any thread count",
+          "[kernels][gemm][packed]") {
+  // Dense layers' shapes (one example, a batch; n ragged and wider than NC, k across KC slices),
+  // both storage orders of B, beta != 0 and an epilogue.
+  std::mt19937 gen(11);
+  struct Case {
+    Trans tb;
+    std::size_t m, n, k;
+    float beta;
+  };
+  const Case cases[] = {{Trans::yes, 1, 256, 784, 0.0f},    {Trans::yes, 1, 128, 1600, 0.0f},
+                        {Trans::yes, 64, 256, 3136, 0.0f},  {Trans::yes, 3, 10, 128, 0.5f},
+                        {Trans::yes, 200, 1000, 700, 0.0f}, {Trans::no, 5, 777, 400, 1.0f},
+                        {Trans::no, 130, 97, 50, 0.0f}};
+  for (const Case& s : cases) {
+    const auto a = random_vector<float>(s.m * s.k, gen), b = random_vector<float>(s.k * s.n, gen);
+    const auto c0 = random_vector<float>(s.m * s.n, gen), bias = random_vector<float>(s.n, gen);
+    const std::size_t ldb = s.tb == Trans::yes ? s.k : s.n;
+    const PackedB<float> packed(s.tb, s.k, s.n, b.data(), ldb);
+    const GemmEpilogue<float> epilogue{nullptr, bias.data(), true};
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<float> plain = c0, with_packed = c0;
+      gemm(Trans::no, s.tb, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), ldb, s.beta, plain.data(), s.n,
+           epilogue);
+      gemm(Trans::no, s.tb, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), ldb, s.beta, with_packed.data(),
+           s.n, epilogue, &packed);
+      INFO("m=" << s.m << " n=" << s.n << " k=" << s.k << " threads=" << threads);
+      CHECK(with_packed == plain);
+    }
+  }
+  set_num_threads(2);
+  // A packed B of another product is refused.
+  const std::vector<float> a(4 * 8), b(8 * 6);
+  std::vector<float> c(4 * 6);
+  const PackedB<float> other(Trans::no, 8, 5, b.data(), 6);
+  CHECK_THROWS_AS(
+      gemm(Trans::no, Trans::no, 4, 6, 8, 1.0f, a.data(), 8, b.data(), 6, 0.0f, c.data(), 6, {}, &other),
+      ConfigError);
+}
+
 TEST_CASE("gemm rejects leading dimensions smaller than the rows they stride", "[kernels][gemm]") {
   std::vector<float> a(100), b(100), c(100);
   CHECK_THROWS_WITH(gemm(Trans::no, Trans::no, 4, 5, 6, 1.0f, a.data(), 5, b.data(), 5, 0.0f, c.data(), 5),

@@ -670,6 +670,57 @@ TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer b
   }
 }
 
+TEST_CASE("A Predictor computes the model's evaluation outputs bit for bit, on a snapshot of its weights",
+          "[model][predictor]") {
+  const std::size_t batch = 24;
+  Tensor<float> x(Shape{batch, 1, 28, 28});
+  Tensor<std::int32_t> labels(Shape{batch});
+  const CounterRng rng(23);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
+  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+    INFO(name);
+    auto model = zoo::by_name<float>(name);
+    model.build(Shape{1, 28, 28}, 5);
+    model.compile(Adam<float>(1e-2));
+    for (int step = 0; step < 2; ++step)
+      model.train_on_batch(x.view(), labels.view());  // BatchNorm statistics move
+    Predictor<float> predictor(model);
+    CHECK(predictor.input_shape() == model.input_shape());
+    CHECK(predictor.classes() == 10);
+    for (std::size_t n : {std::size_t{1}, std::size_t{3}, batch}) {
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const auto expected = model.forward(x.view().slice(0, n), Mode::eval);
+        const std::vector<float> want(expected.begin(), expected.end());
+        const auto got = predictor.logits(x.view().slice(0, n));
+        INFO("batch " << n << ", threads " << threads);
+        CHECK(std::vector<float>(got.begin(), got.end()) == want);
+      }
+    }
+    set_num_threads(2);
+    const Tensor<float> probabilities = predictor.predict(x.view(), 5);
+    const Tensor<float> expected = model.predict(x.view(), 5);
+    CHECK(std::equal(probabilities.begin(), probabilities.end(), expected.begin()));
+    // A snapshot: training the model on changes what it computes, not what the Predictor does.
+    const auto before = predictor.logits(x.view());
+    const std::vector<float> kept(before.begin(), before.end());
+    model.train_on_batch(x.view(), labels.view());
+    const auto after = predictor.logits(x.view());
+    CHECK(std::vector<float>(after.begin(), after.end()) == kept);
+    const auto moved = model.forward(x.view(), Mode::eval);
+    CHECK(std::vector<float>(moved.begin(), moved.end()) != kept);
+  }
+  // A layer prepared for inference refuses to train.
+  Dense<float> dense(4);
+  dense.build(Shape{2, 3}, CounterRng(1), 0);
+  dense.prepare_inference();
+  Tensor<float> in(Shape{2, 3}), out(Shape{2, 4}), dy(Shape{2, 4}), dx(Shape{2, 3});
+  dense.forward(in.view(), out.view(), Mode::eval);
+  CHECK_THROWS_WITH(dense.backward(in.view(), out.view(), dy.view(), dx.view()),
+                    Contains("prepared for inference"));
+}
+
 // ---- files --------------------------------------------------------------------------------------------
 
 TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-shaped", "[model][io]") {

@@ -50,6 +50,7 @@
 
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
+#include "tinydl/model/predictor.hpp"
 #include "tinydl/model/profile.hpp"
 #include "tinydl/model/sequential.hpp"
 #include "tinydl/model/serialization.hpp"

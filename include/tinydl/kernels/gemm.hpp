@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <numeric>
 
 #include "tinydl/core/aligned_buffer.hpp"
 #include "tinydl/core/error.hpp"
@@ -88,6 +89,41 @@ struct GemmWorkspace {
 /// Up to this many rows of C, a B stored k x n is read in place rather than packed (measured on the
 /// conv shapes with m = 32 and 64, and on 1024^3: docs/performance.md).
 inline constexpr std::size_t gemm_in_place_b_max_rows = 128;
+
+/// op(B), k x n, packed once in the layout the GEMM otherwise packs it into on every call: for
+/// each KC slice of k in turn, the NR-column panels of all n columns (kc x NR values each, the last
+/// panel padded with zeros). A layer whose weights are B in every call (Dense: y = x W^T) keeps
+/// one and skips that copy, which for one example through a dense layer is most of the work
+/// (ONNX Runtime "prepacks" weights the same way). `gemm` given one computes the same bits as
+/// without it: the micro-kernels read the same values in the same order.
+template <typename T>
+class PackedB {
+ public:
+  PackedB() = default;
+  /// Packs op(B) of `b` (stored k x n, or n x k when `trans_b` is yes; row stride `ldb`).
+  PackedB(Trans trans_b, std::size_t k, std::size_t n, const T* b, std::size_t ldb)
+      : trans_(trans_b), k_(k), n_(n), n_padded_((n + nr - 1) / nr * nr), data_(k * n_padded_) {
+    const bool transposed = trans_b == Trans::yes;
+    for (std::size_t p0 = 0; p0 < k; p0 += kc)
+      pack_b_panel<nr>(transposed, std::min(kc, k - p0), n, transposed ? b + p0 : b + p0 * ldb, ldb,
+                       data_.data() + p0 * n_padded_);
+  }
+
+  bool empty() const { return data_.size() == 0; }
+  Trans trans() const { return trans_; }
+  std::size_t k() const { return k_; }
+  std::size_t n() const { return n_; }
+  /// The panels of the KC slice that starts at row `p0` of op(B), from column `j0` (a multiple of NR).
+  const T* block(std::size_t p0, std::size_t j0) const {
+    return data_.data() + p0 * n_padded_ + j0 * std::min(kc, k_ - p0);
+  }
+
+ private:
+  static constexpr std::size_t nr = GemmBlocking<T>::nr, kc = GemmBlocking<T>::kc;
+  Trans trans_ = Trans::no;
+  std::size_t k_ = 0, n_ = 0, n_padded_ = 0;
+  AlignedBuffer<T> data_;
+};
 
 namespace detail {
 
@@ -173,7 +209,8 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, const T* a_blo
 template <typename T>
 void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
                  std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
-                 const GemmEpilogue<T>& epilogue, std::size_t row0, std::size_t col0) {
+                 const GemmEpilogue<T>& epilogue, std::size_t row0, std::size_t col0,
+                 const PackedB<T>* packed_b = nullptr) {
   using Blk = GemmBlocking<T>;
   GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
   const auto a_source = [&](std::size_t i0, std::size_t p0) {
@@ -189,7 +226,7 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
       pack_a_block<Blk::mr>(trans_a, m, std::min(Blk::kc, k - p0), a_source(0, p0), lda,
                             ws.a_block.data() + m_padded * p0);
 
-  const bool b_in_place = !trans_b && m <= gemm_in_place_b_max_rows;
+  const bool b_in_place = !packed_b && !trans_b && m <= gemm_in_place_b_max_rows;
   const std::size_t nc_max = b_in_place ? Blk::nc_in_place : Blk::nc;
   for (std::size_t j0 = 0; j0 < n; j0 += nc_max) {
     const std::size_t nc = std::min(nc_max, n - j0);
@@ -197,7 +234,9 @@ void gemm_serial(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
       const std::size_t kc = std::min(Blk::kc, k - p0);
       const T* b_src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
       BBlock<T> b_block{ws.b_block.data(), Blk::nr, Blk::nr * kc, nullptr};
-      if (!b_in_place) {
+      if (packed_b) {  // packed already; (col0 + j0) is a multiple of NR (see gemm's split)
+        b_block.data = packed_b->block(p0, col0 + j0);
+      } else if (!b_in_place) {
         pack_b_panel<Blk::nr>(trans_b, kc, nc, b_src, ldb, ws.b_block.data());
       } else {
         b_block = {b_src, ldb, Blk::nr, nullptr};
@@ -245,8 +284,10 @@ inline constexpr std::size_t gemm_parallel_threshold = 64 * 64 * 64;
 template <typename T>
 void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
-          const GemmEpilogue<T>& epilogue = {}) {
+          const GemmEpilogue<T>& epilogue = {}, const PackedB<T>* packed_b = nullptr) {
   const bool ta = trans_a == Trans::yes, tb = trans_b == Trans::yes;
+  check<ConfigError>(!packed_b || (packed_b->k() == k && packed_b->n() == n && packed_b->trans() == trans_b),
+                     "gemm: the packed B is not op(B) of this product (k ", k, ", n ", n, ")");
   check<ConfigError>(lda >= std::max<std::size_t>(1, ta ? m : k), "gemm: lda = ", lda, " is less than the ",
                      ta ? "m = " : "k = ", ta ? m : k, " values of a stored row of A");
   check<ConfigError>(ldb >= std::max<std::size_t>(1, tb ? k : n), "gemm: ldb = ", ldb, " is less than the ",
@@ -256,7 +297,8 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   // No path may depend on m where A's rows are examples: data-parallel training needs a row of C
   // to have the same bits when the GEMM holds only a process's part of the batch, down to one
   // row. (A dot-product path for m = 1, twice as fast for one example through a dense layer,
-  // broke that: its sums run in another order. Prepacked weights would be the way for latency.)
+  // broke that: its sums run in another order. `packed_b` is the way to that latency: the same
+  // sums, without the copy.)
 
   constexpr std::size_t MR = GemmBlocking<T>::mr;
   const bool trivial = k == 0 || alpha == T(0);
@@ -266,7 +308,9 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   // whichever leaves the busiest thread the least work (counted with edges padded to the sizes
   // the micro-kernels compute). Where a band boundary falls changes nothing in any element's
   // arithmetic, so the result does not depend on the number of threads.
-  constexpr std::size_t line = std::max<std::size_t>(1, 64 / sizeof(T));
+  // With B packed, bands of columns start on a panel boundary as well (where the packed panels start).
+  constexpr std::size_t cache_line = std::max<std::size_t>(1, 64 / sizeof(T));
+  const std::size_t line = packed_b ? std::lcm(cache_line, GemmBlocking<T>::nr) : cache_line;
   const auto round_up = [](std::size_t x, std::size_t unit) { return (x + unit - 1) / unit * unit; };
   const auto busiest = [&](std::size_t extent, std::size_t unit) {
     return round_up((extent + unit - 1) / unit, static_cast<std::size_t>(threads)) / threads * unit;
@@ -299,7 +343,7 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
       const T* a_part = ta ? a + i0 : a + i0 * lda;
       const T* b_part = tb ? b + j0 * ldb : b + j0;
       detail::gemm_serial(ta, tb, rows, cols, k, alpha, a_part, lda, b_part, ldb, beta, c_part, ldc, epilogue,
-                          i0, j0);
+                          i0, j0, packed_b);
     }
   };
 

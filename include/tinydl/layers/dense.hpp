@@ -121,10 +121,16 @@ class Dense : public Layer<T> {
   }
 
  private:
-  /// y = x W^T, then the epilogue.
+  /// y = x W^T, then the epilogue; with W^T packed once when prepared for inference (same bits).
   void multiply(TensorView<const T> x, TensorView<T> y, const kernels::GemmEpilogue<T>& epilogue) const {
     kernels::gemm(kernels::Trans::no, kernels::Trans::yes, x.shape()[0], units_, in_features_, T(1), x.data(),
-                  in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue);
+                  in_features_, weight_.data(), in_features_, T(0), y.data(), units_, epilogue,
+                  packed_weight_.empty() ? nullptr : &packed_weight_);
+  }
+
+  void prepare_inference_impl() override {
+    packed_weight_ =
+        kernels::PackedB<T>(kernels::Trans::yes, in_features_, units_, weight_.data(), in_features_);
   }
 
   /// The shard-order sums of backward on one process: dW by one accumulating GEMM per shard, db
@@ -160,6 +166,7 @@ class Dense : public Layer<T> {
   bool use_bias_;
   Initializer init_;
   Tensor<T> weight_, weight_grad_, bias_, bias_grad_;
+  kernels::PackedB<T> packed_weight_;  // W^T in the GEMM's panels, once prepared for inference
 };
 
 }  // namespace tinydl

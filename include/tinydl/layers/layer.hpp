@@ -106,6 +106,8 @@ class Layer {
   /// differentiates that pass, in its mode (an evaluation pass has a gradient too: BatchNorm with
   /// frozen statistics), with the state it left (batch statistics, pooling arg-max, dropout mask).
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) {
+    check<Error>(!prepared_for_inference_, who(),
+                 ": prepared for inference (a Predictor's copy of a model), it does not train");
     check_backward_shapes(x, y, dy, dx);
     if (paired_input_ == nullptr || x.data() != paired_input_ || x.shape() != paired_shape_)
       throw Error(
@@ -145,6 +147,16 @@ class Layer {
     paired_input_ = nullptr;
     forward_with_stage_impl(x, y, stage);
   }
+
+  /// Lets the layer keep forms of its weights precomputed for inference (Dense: the GEMM's packed
+  /// panels), valid while the weights do not change; from then on `backward` throws. `Predictor`
+  /// calls it on its own copy of a model, whose weights nothing else can reach; nothing else should.
+  void prepare_inference() {
+    check<Error>(built(), who(), ": prepare_inference before build()");
+    prepare_inference_impl();
+    prepared_for_inference_ = true;
+  }
+  bool prepared_for_inference() const { return prepared_for_inference_; }
 
   /// Data-parallel training (core/batch_shards.hpp): while set (by the model, for training steps),
   /// the batch a pass gets is this process's part of a global batch cut into shards. Parameter
@@ -223,6 +235,9 @@ class Layer {
   /// layers treat examples independently and are run shard by shard.
   virtual bool handles_shards() const { return false; }
 
+  /// Override to precompute what inference can reuse (see `prepare_inference`). Default: nothing.
+  virtual void prepare_inference_impl() {}
+
   /// Streams as "Dense 'dense_1'" (or just "Dense" before the layer is named). The text is only
   /// built when an error message is, so checks on the hot path allocate nothing.
   struct Who {
@@ -238,6 +253,8 @@ class Layer {
   Shape input_;  ///< the input shape of the last build (use `input_shape()` outside the layer)
 
  private:
+  bool prepared_for_inference_ = false;
+
   /// Throws `ShapeError` unless `x` is a batch of the built input shape and `y` has the output
   /// shape for it; called at the start of forward and backward.
   void check_shapes(const char* pass, const Shape& x, const Shape& y) const {
