@@ -113,26 +113,30 @@ void train_step(benchmark::State& state, const std::string& name, int threads) {
   set_counters(state, train_batch, 3 * 2 * sum(macs_per_layer(s.model)) * train_batch, threads, start);
 }
 
+/// One batch of 256 through a `Predictor` of the model (the deployed path, as an ONNX Runtime
+/// session: weights packed once, evaluation passes fused).
 void inference(benchmark::State& state, const std::string& name, int threads) {
   set_num_threads(threads);
   Setup s(name, inference_batch);
+  Predictor<float> predictor(s.model);
   const TensorView<const float> x = s.x.view();
-  s.model.forward(x, Mode::eval);
+  predictor.logits(x);
   const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) benchmark::DoNotOptimize(s.model.forward(x, Mode::eval).data());
+  for (auto _ : state) benchmark::DoNotOptimize(predictor.logits(x).data());
   set_counters(state, inference_batch, 2 * sum(macs_per_layer(s.model)) * inference_batch, threads, start);
 }
 
-/// One image through the model in evaluation mode: the latency a deployed model answers a single
+/// One image through a `Predictor` of the model: the latency a deployed model answers a single
 /// request with (median over the iterations; Google Benchmark reports the mean, so run with
 /// --benchmark_repetitions and read the median).
 void latency(benchmark::State& state, const std::string& name, int threads) {
   set_num_threads(threads);
   Setup s(name, 1);
+  Predictor<float> predictor(s.model);
   const TensorView<const float> x = s.x.view();
-  for (int warm = 0; warm < 100; ++warm) s.model.forward(x, Mode::eval);
+  for (int warm = 0; warm < 100; ++warm) predictor.logits(x);
   const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) benchmark::DoNotOptimize(s.model.forward(x, Mode::eval).data());
+  for (auto _ : state) benchmark::DoNotOptimize(predictor.logits(x).data());
   set_counters(state, 1, 2 * sum(macs_per_layer(s.model)), threads, start);
 }
 

@@ -84,6 +84,18 @@ int main(int argc, char** argv) {
                 100 * result.accuracy, probabilities[0]);
     // [evaluate]
 
+    // [predictor]
+    Predictor<float> deployed(
+        model);  // a snapshot: weights copied and packed once, as ONNX Runtime's session
+    Tensor<float> one_image(Shape{1, 1, 12, 12});
+    const std::size_t first = 0;
+    std::int32_t label = 0;
+    test.gather(&first, 1, one_image.data(), &label);  // test image 0, scaled as fit scales it
+    const TensorView<const float> scores = deployed.logits(one_image.view());  // (1, 4), the model's bits
+    std::printf("deployed: first test image scores %.3f %.3f %.3f %.3f\n", scores[0], scores[1], scores[2],
+                scores[3]);
+    // [predictor]
+
     // [save]
     model.save(best_path);                                      // safetensors, PyTorch names and layouts
     Sequential<float> restored = load_model<float>(best_path);  // architecture and weights from the file

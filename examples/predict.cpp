@@ -179,7 +179,8 @@ int main(int argc, char** argv) {
         steps[i] = std::move(picture.steps);
       }
     }
-    const Tensor<float> probabilities = model.predict(x.view());
+    Predictor<float> predictor(model);  // the deployed form: weights packed once
+    const Tensor<float> probabilities = predictor.predict(x.view());
     for (std::size_t i = 0; i < items.size(); ++i) {
       print_top3(by_index ? "test image " + items[i] : items[i], probabilities.data() + i * 10, truth[i]);
       if (!steps[i].empty()) std::printf("  converted: %s\n", steps[i].c_str());
