@@ -7,6 +7,7 @@
 #include "eigen_oracle.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -490,6 +491,37 @@ TEST_CASE("maxpool takes the first maximum on ties and propagates NaN", "[kernel
     CHECK(arg[0] == 1);
     CHECK(std::isnan(y[1]));
     CHECK(arg[1] == 3);
+  }
+}
+
+TEST_CASE("maxpool's vector 2x2 loops keep the tie and NaN rules in every lane", "[kernels][pooling]") {
+  // Values from {0, 1, NaN}: most windows tie or hold a NaN. Widths give full vectors of 8 and 16
+  // windows and every tail length of both the AVX2 and the AVX-512 loop.
+  std::mt19937 gen(12);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), choices[] = {0.0f, 1.0f, nan};
+  for (std::size_t out_w = 1; out_w <= 35; ++out_w) {
+    const Window2d g{3, 4, 2 * out_w + 1, 2, 2, 2, 2, 0, 0};  // an odd last column is dropped
+    const std::size_t in = g.in_h * g.in_w, out = g.out_pixels();
+    std::vector<float> x(g.channels * in);
+    for (float& v : x) v = choices[gen() % 3];
+    std::vector<float> y(g.channels * out + 1, -7.0f);  // one past the end: must stay untouched
+    std::vector<std::int32_t> arg(g.channels * out + 1, -7);
+    maxpool_forward(g, g.channels, x.data(), y.data(), arg.data());
+    CHECK(y.back() == -7.0f);
+    CHECK(arg.back() == -7);
+    for (std::size_t p = 0; p < g.channels; ++p)
+      for (std::size_t oh = 0; oh < g.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < out_w; ++ow) {
+          std::size_t best = 2 * oh * g.in_w + 2 * ow;  // row-major order; the first one stays on ties
+          for (const std::size_t index : {best + 1, best + g.in_w, best + g.in_w + 1}) {
+            const float v = x[p * in + index], b = x[p * in + best];
+            if (v > b || (std::isnan(v) && !std::isnan(b))) best = index;
+          }
+          const std::size_t o = p * out + oh * out_w + ow;
+          CAPTURE(out_w, p, oh, ow);
+          CHECK(arg[o] == std::int32_t(best));
+          CHECK(std::memcmp(&y[o], &x[p * in + best], sizeof(float)) == 0);
+        }
   }
 }
 
