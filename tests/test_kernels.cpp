@@ -7,8 +7,8 @@
 #include "eigen_oracle.hpp"
 
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>

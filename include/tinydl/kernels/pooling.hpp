@@ -76,13 +76,15 @@ inline void maxpool_2x2_8(const float* top, const float* bottom, std::int32_t fi
                           float* out, std::int32_t* arg, std::size_t count) {
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const auto first_lanes = [&](std::size_t k) {  // lanes 0 .. k-1 set (k may exceed 8)
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<std::int32_t>(std::min<std::size_t>(k, 8))), iota);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<std::int32_t>(std::min<std::size_t>(k, 8))),
+                              iota);
   };
   const __m256i lanes = first_lanes(count), low = first_lanes(2 * count);
   const __m256i high = first_lanes(count > 4 ? 2 * count - 8 : 0);
   const auto replaces = [](__m256 v, __m256 best) {  // v > best, or v NaN and best not
-    return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
-                        _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+    return _mm256_or_ps(
+        _mm256_cmp_ps(v, best, _CMP_GT_OQ),
+        _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
   };
   const auto columns = [&](const float* row, __m256& even, __m256& odd) {
     const __m256 a = _mm256_maskload_ps(row, low), b = _mm256_maskload_ps(row + 8, high);
@@ -101,7 +103,8 @@ inline void maxpool_2x2_8(const float* top, const float* bottom, std::int32_t fi
   const __m256i right = _mm256_castps_si256(_mm256_blendv_ps(right_top, right_bottom, from_bottom));
   __m256i index = _mm256_add_epi32(_mm256_set1_epi32(first), _mm256_add_epi32(iota, iota));
   index = _mm256_add_epi32(index, _mm256_and_si256(right, _mm256_set1_epi32(1)));
-  index = _mm256_add_epi32(index, _mm256_and_si256(_mm256_castps_si256(from_bottom), _mm256_set1_epi32(below)));
+  index =
+      _mm256_add_epi32(index, _mm256_and_si256(_mm256_castps_si256(from_bottom), _mm256_set1_epi32(below)));
   _mm256_maskstore_epi32(arg, lanes, index);
 }
 #endif
@@ -190,9 +193,13 @@ void maxpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, st
   }
 }
 
-/// Max pooling backward: dx = 0, then dx[argmax] += dy for every output of every plane.
+/// Max pooling backward: dx = 0, then dx[argmax] += dy for every output of every plane. Given the
+/// forward's output `y` (after a ReLU whose output x was), each dx[argmax] is then multiplied by
+/// the ReLU's derivative there, (y > 0 ? 1 : 0): what the ReLU's backward would do to all of dx
+/// (elsewhere dx is 0 either way), after all the sums, as that backward runs after them.
 template <typename T>
-void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const std::int32_t* argmax, T* dx) {
+void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const std::int32_t* argmax, T* dx,
+                      const T* relu_y = nullptr) {
   const std::size_t in_size = g.in_h * g.in_w, out_size = g.out_pixels();
   const long n = static_cast<long>(planes);
 #pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
@@ -203,6 +210,11 @@ void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const 
     const std::int32_t* arg = argmax + offset * out_size;
     std::fill(plane, plane + in_size, T(0));
     for (std::size_t o = 0; o < out_size; ++o) plane[arg[o]] += grad[o];
+    if (!relu_y) continue;
+    // A position that wins two overlapping windows is multiplied twice, by the same 0 or 1: the
+    // same bits as once.
+    const T* y = relu_y + offset * out_size;
+    for (std::size_t o = 0; o < out_size; ++o) plane[arg[o]] *= y[o] > T(0) ? T(1) : T(0);
   }
 }
 

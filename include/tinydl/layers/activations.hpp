@@ -98,6 +98,9 @@ class Pointwise : public Layer<T> {
 
   nlohmann::json config() const override { return f_.config(); }
 
+  /// A ReLU's backward depends on its output alone: a MaxPool2D after it can do it.
+  bool backward_is_relu() const override { return std::is_same_v<Function, activation::Relu>; }
+
   /// A ReLU folds into the output stage of the layer before it (its kernel's epilogue).
   bool fold_into(OutputStage<T>& stage) const override {
     if constexpr (!std::is_same_v<Function, activation::Relu>) return false;

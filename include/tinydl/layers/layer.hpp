@@ -106,18 +106,33 @@ class Layer {
   /// differentiates that pass, in its mode (an evaluation pass has a gradient too: BatchNorm with
   /// frozen statistics), with the state it left (batch statistics, pooling arg-max, dropout mask).
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) {
-    check<Error>(!prepared_for_inference_, who(),
-                 ": prepared for inference (a Predictor's copy of a model), it does not train");
-    check_backward_shapes(x, y, dy, dx);
-    if (paired_input_ == nullptr || x.data() != paired_input_ || x.shape() != paired_shape_)
-      throw Error(
-          detail::concat(who(), ": backward's x must be the input of the last forward pass (",
-                         paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
-                         "): backward uses the state that pass left"));
+    check_backward(x, y, dy, dx);
     if (shards_ && !handles_shards() && trainable())
       backward_by_shard(x, y, dy, dx);
     else
       backward_impl(x, y, dy, dx);
+  }
+
+  // ---- fused backward passes (run by Sequential::backward) --------------------------------------
+
+  /// Whether backward is dx = dy * (y > 0 ? 1 : 0) elementwise, a function of the output alone
+  /// (ReLU). When the layer after this one `absorbs_relu_backward`, the model has that layer apply
+  /// it (`backward_through_relu`) and skips this layer's pass over the whole tensor.
+  virtual bool backward_is_relu() const { return false; }
+
+  /// Whether `backward_through_relu` can do the backward of a ReLU right before this layer: true
+  /// for a layer whose dx is non-zero only where it knows the ReLU's output (MaxPool2D: at each
+  /// window's arg-max, whose value is its own output). The default: false.
+  virtual bool absorbs_relu_backward() const { return false; }
+
+  /// `backward`, then the backward of the ReLU whose output `x` is: dx becomes dL/d(the ReLU's
+  /// input), bit for bit what the ReLU's own backward would have written. Checked as `backward`.
+  void backward_through_relu(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
+                             TensorView<T> dx) {
+    check<Error>(absorbs_relu_backward(), who(), ": cannot do a ReLU's backward");
+    check<Error>(dx.data() != nullptr, who(), ": backward_through_relu needs dx");
+    check_backward(x, y, dy, dx);
+    backward_through_relu_impl(x, y, dy, dx);
   }
 
   // ---- fused evaluation passes (output_stage.hpp; run by Sequential::forward in Mode::eval) ----
@@ -222,6 +237,17 @@ class Layer {
   virtual void backward_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
                              TensorView<T> dx) = 0;
 
+  /// The pass of `backward_through_relu`, for layers whose `absorbs_relu_backward` returns true.
+  /// Contract: dx is overwritten with dL/dx times the ReLU's derivative, from the ReLU's output x.
+  virtual void backward_through_relu_impl(TensorView<const T> x, TensorView<const T> y,
+                                          TensorView<const T> dy, TensorView<T> dx) {
+    (void)x;
+    (void)y;
+    (void)dy;
+    (void)dx;
+    throw Error(detail::concat(who(), ": cannot do a ReLU's backward"));
+  }
+
   /// The pass of `forward_with_stage`, for layers whose `begin_output_stage` returns true.
   virtual void forward_with_stage_impl(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) {
     (void)x;
@@ -265,6 +291,19 @@ class Layer {
     const Shape expected = output_shape(x);
     check<ShapeError>(y == expected, who(), ": ", pass, " for input ", x, " expected output ", expected,
                       ", got ", y);
+  }
+
+  /// Everything `backward` checks: not prepared for inference, the shapes, the pairing with forward.
+  void check_backward(const TensorView<const T>& x, const TensorView<const T>& y,
+                      const TensorView<const T>& dy, const TensorView<T>& dx) const {
+    check<Error>(!prepared_for_inference_, who(),
+                 ": prepared for inference (a Predictor's copy of a model), it does not train");
+    check_backward_shapes(x, y, dy, dx);
+    if (paired_input_ == nullptr || x.data() != paired_input_ || x.shape() != paired_shape_)
+      throw Error(
+          detail::concat(who(), ": backward's x must be the input of the last forward pass (",
+                         paired_input_ == nullptr ? "there was none since build" : "it is another tensor",
+                         "): backward uses the state that pass left"));
   }
 
   /// The checks of `check_shapes` for backward, plus dy shaped like y and dx (if given) like x.

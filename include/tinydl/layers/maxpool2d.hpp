@@ -4,6 +4,9 @@
 ///
 ///     forward    y[n][c][i][j] = max over the window of x[n][c][...]; remember where (arg-max)
 ///     backward   dx[arg-max of y[n][c][i][j]] += dy[n][c][i][j]   (zero elsewhere)
+///
+/// After a ReLU (x = relu(z)), its backward dz = dx * (z > 0) is done here too: the only non-zero
+/// dx are at arg-maxes, where z > 0 exactly when the window's maximum y > 0.
 
 #include <algorithm>
 #include <cstdint>
@@ -62,6 +65,14 @@ class MaxPool2D : public Layer<T> {
     if (!dx.data()) return;
     kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(),
                               dx.data());
+  }
+
+  bool absorbs_relu_backward() const override { return true; }
+
+  void backward_through_relu_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
+                                  TensorView<T> dx) override {
+    kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(),
+                              dx.data(), y.data());
   }
 
  private:

@@ -16,7 +16,9 @@
 namespace tinydl {
 
 /// The parts of a training step an observer is told about. `forward` and `backward` come once
-/// per layer (training-mode passes only); `evaluation` is fit's validation pass, not part of a step.
+/// per layer (training-mode passes only), except the backward of a layer that the next layer's
+/// does (`Sequential::backward_done_by_next`); `evaluation` is fit's validation pass, not part
+/// of a step.
 enum class StepPart { data, zero_grad, forward, loss, backward, optimizer, evaluation };
 
 /// Watches training steps (`model.set_observer(&observer)`). Parts do not nest: `end` follows its

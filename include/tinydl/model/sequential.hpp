@@ -219,6 +219,14 @@ class Sequential {
     return in;
   }
 
+  /// Whether a training step runs layer i's backward inside layer i + 1's (a ReLU before a
+  /// MaxPool2D: see `backward`); an observer then hears no backward of layer i, and the profile's
+  /// time for it is in layer i + 1's.
+  bool backward_done_by_next(std::size_t i) const {
+    return i + 1 < layers_.size() && layers_[i]->backward_is_relu() &&
+           layers_[i + 1]->absorbs_relu_backward();
+  }
+
   /// The logits of the last forward pass (N, classes); valid until the next pass.
   TensorView<const T> outputs() const {
     check<Error>(input_.data() != nullptr, "Sequential::outputs: no forward pass yet");
@@ -452,19 +460,26 @@ class Sequential {
   /// The chain rule, from dL/dlogits of the last forward pass down to the first layer with
   /// trainable parameters: no one needs the gradient of its input (for an MLP, the Flatten before
   /// the first Dense), so it is not computed. Layer i reads dy and writes dx into the two
-  /// gradient buffers in turn.
+  /// gradient buffers in turn. A layer that can do the backward of the ReLU before it (MaxPool2D)
+  /// does, and the ReLU's own pass over the tensor is skipped: the same bits, one pass fewer.
   void backward(TensorView<T> dlogits) {
     const std::size_t n = dlogits.shape()[0];
     TensorView<T> dy = dlogits;
+    std::size_t buffer = 1;  // (dlogits is in buffer 0)
     for (std::size_t i = layers_.size(); i-- > first_trainable_;) {
       const TensorView<const T> in = i == 0 ? input_ : TensorView<const T>(activation(i, n));
-      TensorView<T> dx = i == first_trainable_
-                             ? TensorView<T>()
-                             : TensorView<T>(gradients_[(layers_.size() - i) % 2].data(), in.shape());
+      const bool through_relu = i > first_trainable_ + 1 && backward_done_by_next(i - 1);
+      TensorView<T> dx =
+          i == first_trainable_ ? TensorView<T>() : TensorView<T>(gradients_[buffer].data(), in.shape());
+      buffer ^= 1;
       {
         detail::Observed observed(observer(), StepPart::backward, i);
-        layers_[i]->backward(in, activation(i + 1, n), dy, dx);
+        if (through_relu)
+          layers_[i]->backward_through_relu(in, activation(i + 1, n), dy, dx);
+        else
+          layers_[i]->backward(in, activation(i + 1, n), dy, dx);
       }
+      if (through_relu) --i;  // dx is the ReLU's dx: its input has the shape of its output
       dy = dx;
     }
     if (shards_) {  // data-parallel: the gradient exchanges begun going down, completed here
