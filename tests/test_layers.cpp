@@ -110,34 +110,55 @@ TEST_CASE("MaxPool2D backward matches finite differences", "[layers][maxpool][gr
   test::check_gradients(pool3, test::random_tensor<double>(Shape{1, 2, 8, 7}, 4), Mode::train);
 }
 
-TEST_CASE("MaxPool2D after a ReLU does the ReLU's backward too, bit for bit", "[layers][maxpool][fusion]") {
-  // The model skips a ReLU's backward when a MaxPool2D follows it (Sequential::backward); the
-  // fused pass must write exactly what the two passes would: signed zeros and NaN included, and
-  // with overlapping windows, where a position that wins twice sums before it is masked.
+namespace {
+
+/// Checks that `fused.backward_through_relu` writes, bit for bit, what `alone.backward` followed by
+/// a ReLU's backward writes (same layer, same weights), and the same parameter gradients: signed
+/// zeros and NaN included.
+template <typename L>
+void check_relu_backward_fusion(L fused, L alone, const Shape& shape) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (const auto& [pool, shape] : {std::pair{MaxPool2D<float>(2), Shape{2, 3, 8, 6}},
-                                    std::pair{MaxPool2D<float>(3, 2, 1), Shape{2, 2, 9, 7}},
-                                    std::pair{MaxPool2D<float>(3, 1), Shape{1, 2, 6, 6}}}) {
-    MaxPool2D<float> fused = pool, alone = pool;
-    ReLU<float> relu;
-    build(fused, shape);
-    build(alone, shape);
-    build(relu, shape);
-    Tensor<float> z = test::random_tensor<float>(shape, 5);
-    for (std::size_t i = 0; i < z.size(); i += 7) z[i] = i % 2 ? -0.0f : 0.0f;  // ties at zero
-    z[3] = nan;
-    Tensor<float> x(shape), y(fused.output_shape(shape));
-    relu.forward(z.view(), x.view(), Mode::train);
-    fused.forward(x.view(), y.view(), Mode::train);
-    alone.forward(x.view(), y.view(), Mode::train);
-    Tensor<float> dy = test::random_tensor<float>(y.shape(), 6);  // negative ones: -0 after the mask
-    Tensor<float> dx(shape), dz_expected(shape), dz(shape, 9.0f);
-    alone.backward(x.view(), y.view(), dy.view(), dx.view());
-    relu.backward(z.view(), x.view(), dx.view(), dz_expected.view());
-    fused.backward_through_relu(x.view(), y.view(), dy.view(), dz.view());
-    CHECK(std::memcmp(dz.data(), dz_expected.data(), dz.size() * sizeof(float)) == 0);
-    CHECK(std::count_if(dz.begin(), dz.end(), [](float v) { return v == 0 && std::signbit(v); }) > 0);
-  }
+  ReLU<float> relu;
+  build(fused, shape);
+  build(alone, shape);
+  build(relu, shape);
+  Tensor<float> z = test::random_tensor<float>(shape, 5);
+  for (std::size_t i = 0; i < z.size(); i += 7) z[i] = i % 2 ? -0.0f : 0.0f;  // ties at zero
+  z[3] = nan;
+  Tensor<float> x(shape), y(fused.output_shape(shape));
+  relu.forward(z.view(), x.view(), Mode::train);
+  fused.forward(x.view(), y.view(), Mode::train);
+  alone.forward(x.view(), y.view(), Mode::train);
+  Tensor<float> dy = test::random_tensor<float>(y.shape(), 6);  // negative ones: -0 after the mask
+  Tensor<float> dx(shape), dz_expected(shape), dz(shape, 9.0f);
+  zero_grads(fused);
+  zero_grads(alone);
+  alone.backward(x.view(), y.view(), dy.view(), dx.view());
+  relu.backward(z.view(), x.view(), dx.view(), dz_expected.view());
+  fused.backward_through_relu(x.view(), y.view(), dy.view(), dz.view());
+  CHECK(std::memcmp(dz.data(), dz_expected.data(), dz.size() * sizeof(float)) == 0);
+  CHECK(std::count_if(dz.begin(), dz.end(), [](float v) { return v == 0 && std::signbit(v); }) > 0);
+  auto fused_params = fused.params(), alone_params = alone.params();
+  for (std::size_t i = 0; i < fused_params.size(); ++i)
+    CHECK(std::memcmp(fused_params[i].grad.data(), alone_params[i].grad.data(),
+                      fused_params[i].grad.size() * sizeof(float)) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("A MaxPool2D or Conv2D after a ReLU does the ReLU's backward too, bit for bit",
+          "[layers][maxpool][conv2d][fusion]") {
+  // The model skips a ReLU's backward when such a layer follows it (Sequential::backward). With
+  // overlapping windows, a position that wins twice sums before it is masked.
+  check_relu_backward_fusion(MaxPool2D<float>(2), MaxPool2D<float>(2), Shape{2, 3, 8, 6});
+  check_relu_backward_fusion(MaxPool2D<float>(3, 2, 1), MaxPool2D<float>(3, 2, 1), Shape{2, 2, 9, 7});
+  check_relu_backward_fusion(MaxPool2D<float>(3, 1), MaxPool2D<float>(3, 1), Shape{1, 2, 6, 6});
+  // image groups of 4 (small maps) and of 1, strided and pointwise
+  check_relu_backward_fusion(Conv2D<float>(5, 3, 1, Padding::same()), Conv2D<float>(5, 3, 1, Padding::same()),
+                             Shape{6, 3, 8, 8});
+  check_relu_backward_fusion(Conv2D<float>(4, 3, 2, Padding(1)), Conv2D<float>(4, 3, 2, Padding(1)),
+                             Shape{3, 2, 30, 30});
+  check_relu_backward_fusion(Conv2D<float>(3, 1), Conv2D<float>(3, 1), Shape{2, 4, 5, 5});
   ReLU<float> relu;
   build(relu, Shape{1, 4});
   Tensor<float> x(Shape{1, 4}), y(Shape{1, 4});

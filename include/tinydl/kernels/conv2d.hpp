@@ -154,10 +154,13 @@ void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T*
 /// The backward pass of `conv2d_forward` for `n` images: adds dL/dW into `weight_grad` and
 /// dL/db into `bias_grad` (when not null), and writes dL/dx into `dx` (when not null), given the
 /// forward's input x and the output gradient dy (n, F, OH, OW). The sums over images are in a
-/// fixed order: the same bits for any thread count.
+/// fixed order: the same bits for any thread count. With `relu_before` (x is a ReLU's output),
+/// dx is then multiplied by the ReLU's derivative, image group by image group while it is in
+/// cache: dx becomes the gradient of the ReLU's input.
 template <typename T>
 void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T* weight, const T* dy,
-                     T* weight_grad, T* bias_grad, T* dx, Conv2dScratch<T>& scratch) {
+                     T* weight_grad, T* bias_grad, T* dx, Conv2dScratch<T>& scratch,
+                     bool relu_before = false) {
   const std::size_t patch = c.window.patch_size(), pixels = c.window.out_pixels();
   const std::size_t in_image = c.in_image(), out_image = c.out_image(), weights = c.weight_size();
   const std::size_t groups = (n + conv2d_weight_grad_group - 1) / conv2d_weight_grad_group;
@@ -196,6 +199,7 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
         for (std::size_t i = 0; i < count; ++i)
           col2im(c.window, dcol + i * pixels, width, dx_b + i * in_image);
       }
+      if (relu_before) multiply_by_relu_derivative(count * in_image, x + b * in_image, dx_b);
     }
   });
 

@@ -40,6 +40,14 @@ void add_column_sums(std::size_t rows, std::size_t cols, const T* m, std::size_t
   }
 }
 
+/// d *= relu'(z), from the ReLU's output y = relu(z) (y > 0 exactly where z > 0; NaN where z is):
+/// d[i] = d[i] * (y[i] > 0 ? 1 : 0), the product the ReLU's own backward computes, signed zeros
+/// and NaN included. For a layer after a ReLU that applies the ReLU's backward to its dx.
+template <typename T>
+void multiply_by_relu_derivative(std::size_t n, const T* y, T* d) {
+  for (std::size_t i = 0; i < n; ++i) d[i] *= y[i] > T(0) ? T(1) : T(0);
+}
+
 /// y = alpha * x + y.
 template <typename T>
 void axpy(std::size_t n, T alpha, const T* x, T* y) {

@@ -121,6 +121,16 @@ class Conv2D : public Layer<T> {
                              scratch_);
   }
 
+  /// After a ReLU, its backward is dx *= (x > 0), done per image group while dx is in cache.
+  bool absorbs_relu_backward() const override { return true; }
+
+  void backward_through_relu_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                                  TensorView<T> dx) override {
+    kernels::conv2d_backward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(), dy.data(),
+                             weight_grad_.data(), use_bias_ ? bias_grad_.data() : nullptr, dx.data(),
+                             scratch_, true);
+  }
+
  private:
   kernels::Window2d window(const Shape& input) const { return make_window(input, kernel_, stride_, pad_); }
   kernels::Conv2dGeometry geometry(const Shape& input) const { return {window(input), filters_}; }

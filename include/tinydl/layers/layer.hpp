@@ -107,10 +107,7 @@ class Layer {
   /// frozen statistics), with the state it left (batch statistics, pooling arg-max, dropout mask).
   void backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx) {
     check_backward(x, y, dy, dx);
-    if (shards_ && !handles_shards() && trainable())
-      backward_by_shard(x, y, dy, dx);
-    else
-      backward_impl(x, y, dy, dx);
+    run_backward(x, y, dy, dx, false);
   }
 
   // ---- fused backward passes (run by Sequential::backward) --------------------------------------
@@ -120,9 +117,10 @@ class Layer {
   /// it (`backward_through_relu`) and skips this layer's pass over the whole tensor.
   virtual bool backward_is_relu() const { return false; }
 
-  /// Whether `backward_through_relu` can do the backward of a ReLU right before this layer: true
-  /// for a layer whose dx is non-zero only where it knows the ReLU's output (MaxPool2D: at each
-  /// window's arg-max, whose value is its own output). The default: false.
+  /// Whether `backward_through_relu` can do the backward of a ReLU right before this layer, whose
+  /// output is this layer's input x: dx *= (x > 0), done where it costs least (MaxPool2D: only at
+  /// the arg-maxes, where its dx is not zero; Conv2D: image group by image group while dx is in
+  /// cache). The default: false.
   virtual bool absorbs_relu_backward() const { return false; }
 
   /// `backward`, then the backward of the ReLU whose output `x` is: dx becomes dL/d(the ReLU's
@@ -132,7 +130,7 @@ class Layer {
     check<Error>(absorbs_relu_backward(), who(), ": cannot do a ReLU's backward");
     check<Error>(dx.data() != nullptr, who(), ": backward_through_relu needs dx");
     check_backward(x, y, dy, dx);
-    backward_through_relu_impl(x, y, dy, dx);
+    run_backward(x, y, dy, dx, true);
   }
 
   // ---- fused evaluation passes (output_stage.hpp; run by Sequential::forward in Mode::eval) ----
@@ -293,6 +291,17 @@ class Layer {
                       ", got ", y);
   }
 
+  /// backward_impl, or backward_through_relu_impl; shard by shard in data-parallel training.
+  void run_backward(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy, TensorView<T> dx,
+                    bool through_relu) {
+    if (shards_ && !handles_shards() && trainable())
+      backward_by_shard(x, y, dy, dx, through_relu);
+    else if (through_relu)
+      backward_through_relu_impl(x, y, dy, dx);
+    else
+      backward_impl(x, y, dy, dx);
+  }
+
   /// Everything `backward` checks: not prepared for inference, the shapes, the pairing with forward.
   void check_backward(const TensorView<const T>& x, const TensorView<const T>& y,
                       const TensorView<const T>& dy, const TensorView<T>& dx) const {
@@ -330,7 +339,7 @@ class Layer {
   /// partials; then every process's rows are gathered and summed in shard order into the
   /// gradients (which the model zeroed before the step).
   void backward_by_shard(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
-                         TensorView<T> dx) {
+                         TensorView<T> dx, bool through_relu) {
     BatchShards& shards = *shards_;
     std::size_t row = 0;
     for (const auto& g : shard_grads_) row += g.size();
@@ -338,7 +347,10 @@ class Layer {
     ensure_capacity(shard_gathered_, shards.shards() * row);
     for (std::size_t i = 0; i < shards.local_shards(); ++i) {
       const std::size_t begin = shards.local_begin(i), end = shards.local_begin(i + 1);
-      if (end > begin)
+      if (end > begin && through_relu)
+        backward_through_relu_impl(x.slice(begin, end), y.slice(begin, end), dy.slice(begin, end),
+                                   dx.slice(begin, end));
+      else if (end > begin)
         backward_impl(x.slice(begin, end), y.slice(begin, end), dy.slice(begin, end),
                       dx.data() ? dx.slice(begin, end) : TensorView<T>());
       T* partial = shard_partials_.data() + i * row;
