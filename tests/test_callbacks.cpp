@@ -273,3 +273,85 @@ TEST_CASE("ProgressBar draws a bar on a terminal and one line per epoch elsewher
   CHECK_THAT(bar.str(), Contains("\r2/2 [==============================]"));
   CHECK_THAT(bar.str(), Contains("ms/step - loss: "));
 }
+
+TEST_CASE("LearningRateScheduler sets every step's rate from its schedule, resumes where it stopped",
+          "[callbacks][schedule]") {
+  // Records the rate each training step ran with (on_batch_end comes after the step).
+  struct Recorder : Callback<float> {
+    std::vector<double> rates;
+    void on_batch_end(Sequential<float>& model, const BatchLogs&) override {
+      rates.push_back(model.optimizer().learning_rate());
+    }
+  };
+  const auto data = tiny_data(12);  // batches of 4: 3 steps per epoch
+  FitOptions options;
+  options.epochs = 4;
+  options.batch_size = 4;
+  options.verbose = 0;
+  auto model = tiny_model();  // SGD 0.1
+  LearningRateScheduler<float> scheduler(schedules::step_decay(2, 0.5));
+  Recorder recorder;
+  model.fit(data, options, {&recorder, &scheduler});  // (the recorder first: the rate before the next is set)
+  CHECK(recorder.rates ==
+        std::vector<double>{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05});
+  CHECK(scheduler.base_lr() == 0.1);
+
+  // Resumed at epoch 2 with the base rate given, the schedule continues: 0.05 at once.
+  auto resumed = tiny_model();
+  resumed.optimizer().set_learning_rate(0.0125);  // as a saved state's last rate would be
+  LearningRateScheduler<float> again(schedules::step_decay(2, 0.5), 0.1);
+  Recorder later;
+  options.initial_epoch = 2;
+  resumed.fit(data, options, {&later, &again});
+  CHECK(later.rates == std::vector<double>(recorder.rates.begin() + 6, recorder.rates.end()));
+
+  CHECK_THROWS_AS(LearningRateScheduler<float>(nullptr), ConfigError);
+  CHECK_THROWS_AS(schedules::step_decay(0, 0.5), ConfigError);
+  CHECK_THROWS_AS(schedules::one_cycle(0.1, 1.0), ConfigError);
+}
+
+TEST_CASE("Cosine decay warms up linearly, then falls to min_lr along a half cosine",
+          "[callbacks][schedule]") {
+  const auto schedule = schedules::cosine_decay(4, 0.001);
+  ScheduleStep s;
+  s.total_steps = 104;
+  s.base_lr = 0.1;
+  const auto at = [&](std::size_t step) {
+    s.step = step;
+    return schedule(s);
+  };
+  CHECK(at(0) == Approx(0.025));
+  CHECK(at(3) == Approx(0.1));
+  CHECK(at(4) == Approx(0.1));
+  CHECK(at(54) == Approx(0.001 + 0.099 / 2));    // half way: the mean of the two
+  CHECK(at(103) == Approx(0.001).margin(1e-4));  // the last step is nearly at min_lr
+  for (std::size_t i = 5; i < 104; ++i) CHECK(at(i) < at(i - 1));
+}
+
+TEST_CASE("one_cycle and step_decay give PyTorch's OneCycleLR and StepLR rates",
+          "[callbacks][schedule][golden]") {
+  // tests/reference/schedules.json, from tests/reference/make_schedules.py (PyTorch 1.13)
+  std::ifstream in(std::string(TINYDL_TEST_DATA_DIR) + "/reference/schedules.json");
+  REQUIRE(in);
+  const nlohmann::json reference = nlohmann::json::parse(in);
+  std::size_t checked = 0;
+  for (const auto& c : reference["cases"]) {
+    const std::vector<double> expected = c["rates"].get<std::vector<double>>();
+    ScheduleStep s;
+    LearningRateSchedule schedule;
+    if (c["schedule"] == "one_cycle") {
+      schedule = schedules::one_cycle(c["max_lr"], c["pct_start"], c["div_factor"], c["final_div_factor"]);
+      s.total_steps = c["total_steps"];
+    } else {
+      schedule = schedules::step_decay(c["every"], c["gamma"]);
+      s.base_lr = c["base_lr"];
+    }
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      s.step = s.epoch = i;  // (StepLR's steps are epochs)
+      CAPTURE(c["schedule"].get<std::string>(), i);
+      CHECK(schedule(s) == Approx(expected[i]).epsilon(1e-12));
+      ++checked;
+    }
+  }
+  CHECK(checked == 100 + 37 + 10);
+}

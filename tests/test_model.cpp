@@ -751,6 +751,65 @@ TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-s
   CHECK(loaded.summary() == model.summary());
 }
 
+namespace {
+
+/// A user-defined layer: y = gain * x with one learnable gain per model, and an option (`offset`)
+/// in its config, added after the gain.
+class Gain : public Layer<float> {
+ public:
+  explicit Gain(float offset = 0) : offset_(offset) {}
+  explicit Gain(const nlohmann::json& config) : offset_(config.at("offset").get<float>()) {}
+  std::string type() const override { return "Gain"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  nlohmann::json config() const override { return {{"offset", offset_}}; }
+  std::vector<Param<float>> params() override { return {{"gain", gain_.view(), grad_.view()}}; }
+
+ protected:
+  void forward_impl(TensorView<const float> x, TensorView<float> y, Mode) override {
+    for (std::size_t i = 0; i < x.size(); ++i) y[i] = gain_[0] * x[i] + offset_;
+  }
+  void backward_impl(TensorView<const float> x, TensorView<const float>, TensorView<const float> dy,
+                     TensorView<float> dx) override {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      grad_[0] += dy[i] * x[i];
+      if (dx.data()) dx[i] = gain_[0] * dy[i];
+    }
+  }
+
+ private:
+  float offset_;
+  Tensor<float> gain_{Shape{1}, 1.0f}, grad_{Shape{1}, 0.0f};
+};
+
+}  // namespace
+
+TEST_CASE("A registered user layer trains, saves and loads back through load_model",
+          "[model][io][registry]") {
+  const fs::path path = test::temporary_directory("model-user-layer") / "model.safetensors";
+  Sequential<float> model;
+  model.add(Flatten<float>()).add(Dense<float>(8)).add(Gain(0.5f)).add(ReLU<float>()).add(Dense<float>(4));
+  model.build(Shape{1, 12, 12}, 5);
+  model.compile(Adam<float>(1e-2));
+  model.fit(squares(64, 7), quiet(2, 16));
+  CHECK(model.named_parameters()[2].first == "2.gain");
+  CHECK(model.named_parameters()[2].second.value[0] != 1.0f);  // it trained
+  model.save(path.string());
+  // Unregistered, the file names a type nothing knows, and says how to fix that.
+  CHECK_THROWS_WITH(load_model<float>(path.string()),
+                    Contains("unknown layer type 'Gain'") && Contains("register_layer"));
+  register_layer<Gain>("Gain");
+  auto loaded = load_model<float>(path.string());
+  const Tensor<float> a = model.predict(squares(16, 8)), b = loaded.predict(squares(16, 8));
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  CHECK(loaded.layer(2).config() == nlohmann::json{{"offset", 0.5f}});
+  CHECK(registered_layer_types<float>() == std::vector<std::string>{"Gain"});
+  CHECK_THROWS_WITH(register_layer<Gain>("Gain"), Contains("registered already"));
+  CHECK_THROWS_WITH(register_layer<Gain>("Dense"), Contains("built-in"));
+  register_layer<float>("Mislabelled", [](const nlohmann::json&) { return std::make_unique<Gain>(); });
+  CHECK_THROWS_WITH(make_layer<float>("Mislabelled", nlohmann::json::object()),
+                    Contains("made a layer of type 'Gain'"));
+}
+
 TEST_CASE("A training state saved before the first step loads back", "[model][io][resume]") {
   const fs::path path = test::temporary_directory("model-state-fresh") / "state.safetensors";
   auto fresh = small_cnn();

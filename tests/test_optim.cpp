@@ -147,3 +147,47 @@ TEST_CASE("Optimizers skip untrained state, take learning-rate changes, and reje
   CHECK_THROWS_AS(Adam<float>(1e-3, 1.0), ConfigError);
   CHECK_THROWS_AS(SGD<float>(0.1, 0, true), ConfigError);
 }
+
+TEST_CASE("Gradient clipping scales all gradients to the global norm, as clip_grad_norm_", "[optim][clip]") {
+  // Two parameters with gradients (3, 4) and (12): global norm 13. Clipped to 6.5: halved.
+  Tensor<double> a(Shape{2}, {0, 0}), b(Shape{1}, {0}), ga(Shape{2}, {3, 4}), gb(Shape{1}, {12}),
+      running(Shape{1}, {100});
+  const std::vector<Param<double>> params{
+      {"a", a.view(), ga.view()}, {"running_mean", running.view()}, {"b", b.view(), gb.view()}};
+  SGD<double> sgd(1.0);
+  CHECK(std::isnan(sgd.last_grad_norm()));
+  sgd.set_clip_norm(6.5);
+  sgd.step(params);
+  CHECK(sgd.last_grad_norm() == Approx(13));
+  const double c = 6.5 / (13 + 1e-6);  // PyTorch's coefficient, eps included
+  CHECK(ga[0] == Approx(3 * c).epsilon(1e-15));
+  CHECK(gb[0] == Approx(12 * c).epsilon(1e-15));
+  CHECK(a[1] == Approx(-4 * c).epsilon(1e-15));
+  CHECK(running[0] == 100);  // untrained state is neither counted nor touched
+  // Under the limit nothing changes; 0 turns clipping off.
+  sgd.set_clip_norm(100);
+  sgd.step(params);
+  CHECK(ga[0] == Approx(3 * c).epsilon(1e-15));
+  sgd.set_clip_norm(0);
+  CHECK(sgd.clip_norm() == 0);
+  CHECK_THROWS_AS(sgd.set_clip_norm(-1), ConfigError);
+  CHECK_THROWS_AS(sgd.set_clip_norm(std::nan("")), ConfigError);
+}
+
+TEST_CASE("Gradient clipping's norm does not depend on the thread count", "[optim][clip][determinism]") {
+  Tensor<float> w(Shape{100003}), g = test::random_tensor<float>(Shape{100003}, 4);
+  double norms[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    SGD<float> sgd(0.1);
+    sgd.set_clip_norm(1);
+    Tensor<float> grad = g;
+    sgd.step({{"w", w.view(), grad.view()}});
+    norms[threads - 1] = sgd.last_grad_norm();
+  }
+  set_num_threads(2);
+  CHECK(norms[0] == norms[1]);
+  double exact = 0;
+  for (float v : g) exact += double(v) * double(v);
+  CHECK(norms[0] == Approx(std::sqrt(exact)).epsilon(1e-12));
+}

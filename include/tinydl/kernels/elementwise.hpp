@@ -48,6 +48,23 @@ void multiply_by_relu_derivative(std::size_t n, const T* y, T* d) {
   for (std::size_t i = 0; i < n; ++i) d[i] *= y[i] > T(0) ? T(1) : T(0);
 }
 
+/// sum_i x[i]^2 in double, in the fixed order of `reduction_lanes` lanes (as add_row_sums): the
+/// squared norm of a gradient for clipping, the same for any thread count.
+template <typename T>
+double sum_of_squares(std::size_t n, const T* x) {
+  constexpr std::size_t L = reduction_lanes;
+  double lanes[L] = {};
+  std::size_t i = 0;
+  for (; i + L <= n; i += L)
+    for (std::size_t l = 0; l < L; ++l)
+      lanes[l] += static_cast<double>(x[i + l]) * static_cast<double>(x[i + l]);
+  for (std::size_t l = 0; i + l < n; ++l)
+    lanes[l] += static_cast<double>(x[i + l]) * static_cast<double>(x[i + l]);
+  double sum = 0;
+  for (std::size_t l = 0; l < L; ++l) sum += lanes[l];
+  return sum;
+}
+
 /// y = alpha * x + y.
 template <typename T>
 void axpy(std::size_t n, T alpha, const T* x, T* y) {

@@ -1,7 +1,8 @@
 #pragma once
 /// @file make_layer.hpp
 /// `make_layer`: a layer from its type name and config, the inverse of `Layer::type()` and
-/// `Layer::config()`. This is how a saved model is rebuilt from its file alone.
+/// `Layer::config()`. This is how a saved model is rebuilt from its file alone. Types beyond the
+/// built-in ones come from the registry (layer_registry.hpp: `register_layer`).
 
 #include <memory>
 #include <set>
@@ -15,6 +16,7 @@
 #include "tinydl/layers/dense.hpp"
 #include "tinydl/layers/dropout.hpp"
 #include "tinydl/layers/flatten.hpp"
+#include "tinydl/layers/layer_registry.hpp"
 #include "tinydl/layers/maxpool2d.hpp"
 #include "tinydl/layers/softmax.hpp"
 
@@ -72,9 +74,10 @@ class LayerConfig {
 
 }  // namespace detail
 
-/// The layer of type `type` ("Dense", "Conv2D", ...) with options from `config` (as written by
-/// `Layer::config()`). Throws `ConfigError` for an unknown type, a missing or mistyped option, or
-/// an unknown key.
+/// The layer of type `type` ("Dense", "Conv2D", ..., or a registered user type) with options from
+/// `config` (as written by `Layer::config()`). Throws `ConfigError` for an unknown type, a
+/// missing or mistyped option, an unknown key, or a registered factory whose layer is not of
+/// `type` (it would not load back as itself).
 template <typename T>
 std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::json& config) {
   using detail::LayerConfig;
@@ -125,10 +128,19 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::js
     const LayerConfig no_options(type, config, {});
     return plain;
   }
-  throw ConfigError(
-      "unknown layer type '" + type +
-      "' (known: Dense, Conv2D, MaxPool2D, BatchNorm, Dropout, Flatten, ReLU, LeakyReLU, Sigmoid, "
-      "Tanh, Softmax)");
+  if (const LayerFactory<T> factory = registered_layer<T>(type)) {
+    std::unique_ptr<Layer<T>> layer = factory(config);
+    check<ConfigError>(layer != nullptr, "the factory registered for layer type '", type,
+                       "' returned no layer");
+    check<ConfigError>(layer->type() == type, "the factory registered for layer type '", type,
+                       "' made a layer of type '", layer->type(), "'");
+    return layer;
+  }
+  std::string known;
+  for (const std::string& name : builtin_layer_types()) known += (known.empty() ? "" : ", ") + name;
+  for (const std::string& name : registered_layer_types<T>()) known += ", " + name;
+  throw ConfigError("unknown layer type '" + type + "' (known: " + known +
+                    "; a layer of your own loads once registered: register_layer)");
 }
 
 }  // namespace tinydl
