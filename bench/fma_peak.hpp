@@ -34,12 +34,12 @@ inline double run_fma_chains(int threads, std::size_t steps, bool with_adds = fa
 #pragma omp parallel num_threads(threads) reduction(+ : result)
   {
     typename V::Reg acc[chains], sum[add_chains];
-    for (std::size_t i = 0; i < chains; ++i) acc[i] = V::set1(float(i) * 1e-3f);  // distinct: no merged chains
+    for (std::size_t i = 0; i < chains; ++i)
+      acc[i] = V::set1(float(i) * 1e-3f);  // distinct: no merged chains
     for (std::size_t i = 0; i < add_chains; ++i) sum[i] = V::set1(float(i) * 2e-3f);
     const typename V::Reg x = V::set1(0.999999f), y = V::set1(1e-7f);
     if (with_adds) {
-      for (std::size_t s = 0; s < steps; ++s)
-      {
+      for (std::size_t s = 0; s < steps; ++s) {
 #pragma GCC unroll 16
         for (std::size_t i = 0; i < chains; ++i) acc[i] = V::fmadd(acc[i], x, y);
 #pragma GCC unroll 16
