@@ -170,6 +170,51 @@ TEST_CASE("A MaxPool2D or Conv2D after a ReLU does the ReLU's backward too, bit 
   CHECK_FALSE(LeakyReLU<float>(0.1).backward_is_relu());
 }
 
+TEST_CASE("A Conv2D pools its output in its output stage, bit for bit as the layers one by one",
+          "[layers][conv2d][maxpool][fusion]") {
+  // image groups of 4 (6x6 maps), 2 (16x16) and 1 (24x24); the 2x2 loop and the general one
+  struct Case {
+    Shape input;
+    MaxPool2D<float> pool;
+  };
+  for (const Case& c :
+       {Case{Shape{5, 2, 8, 8}, MaxPool2D<float>(2)}, Case{Shape{3, 3, 18, 18}, MaxPool2D<float>(3, 2, 1)},
+        Case{Shape{2, 1, 26, 26}, MaxPool2D<float>(2)}}) {
+    Conv2D<float> conv(4, 3);
+    ReLU<float> relu;
+    MaxPool2D<float> pool = c.pool;
+    build(conv, c.input);
+    const Shape conv_out = conv.output_shape(c.input);
+    build(relu, conv_out);
+    build(pool, conv_out);
+    const Tensor<float> x = test::random_tensor<float>(c.input, 8);
+    Tensor<float> z(conv_out), r(conv_out), expected(pool.output_shape(conv_out));
+    conv.forward(x.view(), z.view(), Mode::eval);
+    relu.forward(z.view(), r.view(), Mode::eval);
+    pool.forward(r.view(), expected.view(), Mode::eval);
+
+    OutputStage<float> stage;  // (the folding hooks are public on Layer, as the model calls them)
+    Layer<float>&conv_layer = conv, &relu_layer = relu, &pool_layer = pool;
+    REQUIRE(conv_layer.begin_output_stage(stage));
+    REQUIRE(relu_layer.fold_into(stage));
+    REQUIRE(pool_layer.fold_into(stage));
+    CHECK_FALSE(pool_layer.fold_into(stage));  // one pool per stage, and nothing after it but Dropout
+    CHECK_FALSE(relu_layer.fold_into(stage));
+    CHECK(conv_layer.output_shape_with_stage(x.shape(), stage) == expected.shape());
+    Tensor<float> y(expected.shape(), 7.0f);
+    conv.forward_with_stage(x.view(), y.view(), stage);
+    CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+    Tensor<float> unpooled(conv_out);
+    CHECK_THROWS_AS(conv.forward_with_stage(x.view(), unpooled.view(), stage), ShapeError);
+  }
+  Dense<float> dense(3);  // a Dense layer's output has no planes to pool
+  build(dense, Shape{2, 4});
+  OutputStage<float> stage;
+  MaxPool2D<float> pool(2);
+  REQUIRE(static_cast<Layer<float>&>(dense).begin_output_stage(stage));
+  CHECK_FALSE(static_cast<Layer<float>&>(pool).fold_into(stage));
+}
+
 TEST_CASE("BatchNorm backward matches finite differences in train and eval mode",
           "[layers][batchnorm][gradcheck]") {
   for (const Shape& input : {Shape{6, 4}, Shape{3, 2, 4, 5}}) {

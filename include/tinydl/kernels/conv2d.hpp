@@ -33,6 +33,7 @@
 #include "tinydl/kernels/elementwise.hpp"
 #include "tinydl/kernels/gemm.hpp"
 #include "tinydl/kernels/im2col.hpp"
+#include "tinydl/kernels/pooling.hpp"
 #include "tinydl/kernels/window.hpp"
 
 namespace tinydl::kernels {
@@ -71,6 +72,7 @@ template <typename T>
 struct Conv2dScratch {
   ThreadScratch<T> columns;  ///< a group's column matrix (forward) or its gradient (backward)
   ThreadScratch<T> staging;  ///< a group's output (forward) or output gradient (backward), side by side
+  ThreadScratch<std::int32_t> pool_argmax;          ///< a pooled forward's arg-max of one plane (unused)
   AlignedBuffer<T> weight_partials, bias_partials;  ///< one per group of conv2d_weight_grad_group images
 };
 
@@ -124,21 +126,38 @@ void gather_images(const T* images, std::size_t filters, std::size_t count, std:
 
 /// y = epilogue(W * x) for `n` images x (n, C, H, W) into y (n, F, OH, OW): the epilogue's row
 /// values are per filter (the bias; in a fused evaluation pass also a folded BatchNorm's scale
-/// and a ReLU). `scratch` grows here if `conv2d_reserve` did not size it for `n` images.
+/// and a ReLU). With `pool` (a fused evaluation pass: its in_h x in_w are OH x OW), each output
+/// plane is max-pooled while the group's output is in cache and y gets the pooled planes
+/// (n, F, pool's out_h, out_w): the full output never goes to memory. `scratch` grows here if
+/// `conv2d_reserve` did not size it for `n` images.
 template <typename T>
 void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T* weight,
-                    const GemmEpilogue<T>& epilogue, T* y, Conv2dScratch<T>& scratch) {
+                    const GemmEpilogue<T>& epilogue, T* y, Conv2dScratch<T>& scratch,
+                    const Window2d* pool = nullptr) {
   const std::size_t patch = c.window.patch_size(), pixels = c.window.out_pixels();
   const std::size_t group = c.images_per_gemm(), groups = (n + group - 1) / group;
+  const std::size_t pooled = pool ? pool->out_pixels() : 0;
   conv2d_reserve(c, n, scratch);
+  if (pool) {
+    scratch.staging.reserve(c.filters * group * pixels);
+    scratch.pool_argmax.reserve(pooled);
+  }
   parallel_for(groups, [&](std::size_t index, int thread) {
     const std::size_t first = index * group, count = std::min(group, n - first), width = count * pixels;
     const T* col = detail::columns_of(c, x + first * c.in_image(), count, scratch.columns, thread);
-    // y = W col + b, straight into y for one image, else into staging and then out to NCHW
-    T* out = count == 1 ? y + first * c.out_image() : scratch.staging.get(thread);
+    // y = W col + b, straight into y for one image unpooled, else into staging and then out to
+    // NCHW: as it is, or pooled
+    T* out = count == 1 && !pool ? y + first * c.out_image() : scratch.staging.get(thread);
     gemm(Trans::no, Trans::no, c.filters, width, patch, T(1), weight, patch, col, width, T(0), out, width,
          epilogue);
-    if (count > 1) detail::scatter_images(out, c.filters, count, pixels, y + first * c.out_image());
+    if (pool) {  // plane (image i, filter f) is contiguous in `out`, at f * width + i * pixels
+      for (std::size_t i = 0; i < count; ++i)
+        for (std::size_t f = 0; f < c.filters; ++f)
+          maxpool_plane(*pool, out + f * width + i * pixels, y + ((first + i) * c.filters + f) * pooled,
+                        scratch.pool_argmax.get(thread));
+    } else if (count > 1) {
+      detail::scatter_images(out, c.filters, count, pixels, y + first * c.out_image());
+    }
   });
 }
 

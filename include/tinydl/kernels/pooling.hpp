@@ -149,47 +149,53 @@ void maxpool_2x2_plane(std::size_t in_h, std::size_t in_w, const T* plane, T* ou
 
 }  // namespace detail
 
+/// Max pooling of one plane of g.in_h x g.in_w (g.channels is ignored): `out` gets out_h x out_w
+/// values, `arg` the winning input index of each. No threads: for callers already inside a
+/// parallel loop (a convolution pooling its output while it is in cache).
+template <typename T>
+void maxpool_plane(const Window2d& g, const T* plane, T* out, std::int32_t* arg) {
+  const std::size_t oh_n = g.out_h(), ow_n = g.out_w();
+  if (g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
+      g.pad_w == 0) {
+    detail::maxpool_2x2_plane(g.in_h, g.in_w, plane, out, arg);
+    return;
+  }
+  for (std::size_t oh = 0; oh < oh_n; ++oh) {
+    for (std::size_t ow = 0; ow < ow_n; ++ow) {
+      T best = -std::numeric_limits<T>::infinity();
+      std::size_t best_index = 0;
+      bool found = false;
+      for (std::size_t i = 0; i < g.kernel_h; ++i) {
+        const std::size_t h = oh * g.stride_h + i;  // in padded coordinates
+        if (h < g.pad_h || h - g.pad_h >= g.in_h) continue;
+        for (std::size_t j = 0; j < g.kernel_w; ++j) {
+          const std::size_t w = ow * g.stride_w + j;
+          if (w < g.pad_w || w - g.pad_w >= g.in_w) continue;
+          const std::size_t index = (h - g.pad_h) * g.in_w + (w - g.pad_w);
+          const T v = plane[index];
+          if (!found || v > best || (v != v && best == best)) {  // NaN wins, as in PyTorch
+            best = v;
+            best_index = index;
+            found = true;
+          }
+        }
+      }
+      out[oh * ow_n + ow] = best;
+      arg[oh * ow_n + ow] = static_cast<std::int32_t>(best_index);
+    }
+  }
+}
+
 /// Max pooling forward of `planes` planes of in_h x in_w (g.channels is ignored; pass the plane
 /// count): y gets out_h x out_w per plane, argmax the winning input index for backward.
 template <typename T>
 void maxpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, std::int32_t* argmax) {
-  const std::size_t in_size = g.in_h * g.in_w, oh_n = g.out_h(), ow_n = g.out_w(), out_size = oh_n * ow_n;
+  const std::size_t in_size = g.in_h * g.in_w, out_size = g.out_pixels();
   const long n = static_cast<long>(planes);
-  const bool two_by_two = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 &&
-                          g.pad_h == 0 && g.pad_w == 0;
 #pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
   for (long p = 0; p < n; ++p) {
-    const T* plane = x + static_cast<std::size_t>(p) * in_size;
-    T* out = y + static_cast<std::size_t>(p) * out_size;
-    std::int32_t* arg = argmax + static_cast<std::size_t>(p) * out_size;
-    if (two_by_two) {
-      detail::maxpool_2x2_plane(g.in_h, g.in_w, plane, out, arg);
-      continue;
-    }
-    for (std::size_t oh = 0; oh < oh_n; ++oh) {
-      for (std::size_t ow = 0; ow < ow_n; ++ow) {
-        T best = -std::numeric_limits<T>::infinity();
-        std::size_t best_index = 0;
-        bool found = false;
-        for (std::size_t i = 0; i < g.kernel_h; ++i) {
-          const std::size_t h = oh * g.stride_h + i;  // in padded coordinates
-          if (h < g.pad_h || h - g.pad_h >= g.in_h) continue;
-          for (std::size_t j = 0; j < g.kernel_w; ++j) {
-            const std::size_t w = ow * g.stride_w + j;
-            if (w < g.pad_w || w - g.pad_w >= g.in_w) continue;
-            const std::size_t index = (h - g.pad_h) * g.in_w + (w - g.pad_w);
-            const T v = plane[index];
-            if (!found || v > best || (v != v && best == best)) {  // NaN wins, as in PyTorch
-              best = v;
-              best_index = index;
-              found = true;
-            }
-          }
-        }
-        out[oh * ow_n + ow] = best;
-        arg[oh * ow_n + ow] = static_cast<std::int32_t>(best_index);
-      }
-    }
+    const std::size_t offset = static_cast<std::size_t>(p);
+    maxpool_plane(g, x + offset * in_size, y + offset * out_size, argmax + offset * out_size);
   }
 }
 

@@ -104,6 +104,7 @@ class Pointwise : public Layer<T> {
   /// A ReLU folds into the output stage of the layer before it (its kernel's epilogue).
   bool fold_into(OutputStage<T>& stage) const override {
     if constexpr (!std::is_same_v<Function, activation::Relu>) return false;
+    if (stage.pooled) return false;
     stage.relu = true;
     return true;
   }

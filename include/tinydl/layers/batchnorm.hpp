@@ -64,7 +64,7 @@ class BatchNorm : public Layer<T> {
   /// Evaluating, y = s x + t per channel with s = gamma / sqrt(running_var + eps) and
   /// t = beta - s running_mean: folded into the layer before (not after a ReLU there).
   bool fold_into(OutputStage<T>& stage) const override {
-    if (stage.relu || stage.channels != channels_) return false;
+    if (stage.relu || stage.pooled || stage.channels != channels_) return false;
     for (std::size_t c = 0; c < channels_; ++c) {
       const double s =
           static_cast<double>(weight_[c]) / std::sqrt(static_cast<double>(running_var_[c]) + eps_);

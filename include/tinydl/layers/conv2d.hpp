@@ -102,7 +102,15 @@ class Conv2D : public Layer<T> {
 
   bool begin_output_stage(OutputStage<T>& stage) const override {
     stage.begin(filters_, use_bias_ ? bias_.data() : nullptr);
+    stage.can_pool = true;
     return true;
+  }
+
+  Shape output_shape_with_stage(const Shape& input, const OutputStage<T>& stage) const override {
+    const Shape out = output_shape(input);
+    if (!stage.pooled) return out;
+    const kernels::Window2d pool = pool_window(out, stage);
+    return Shape{out[0], out[1], pool.out_h(), pool.out_w()};
   }
 
   void forward_with_stage_impl(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) override {
@@ -110,8 +118,10 @@ class Conv2D : public Layer<T> {
     epilogue.row_bias = stage.shift.data();
     epilogue.row_scale = stage.scales();
     epilogue.relu = stage.relu;
+    const kernels::Window2d pool =
+        stage.pooled ? pool_window(output_shape(x.shape()), stage) : kernels::Window2d{};
     kernels::conv2d_forward(geometry(x.shape()), x.shape()[0], x.data(), weight_.data(), epilogue, y.data(),
-                            scratch_);
+                            scratch_, stage.pooled ? &pool : nullptr);
   }
 
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
@@ -134,6 +144,10 @@ class Conv2D : public Layer<T> {
  private:
   kernels::Window2d window(const Shape& input) const { return make_window(input, kernel_, stride_, pad_); }
   kernels::Conv2dGeometry geometry(const Shape& input) const { return {window(input), filters_}; }
+  /// The window of the MaxPool2D folded into `stage`, over this layer's output `out`.
+  static kernels::Window2d pool_window(const Shape& out, const OutputStage<T>& stage) {
+    return make_window(out, stage.pool_size, stage.pool_stride, stage.pool_padding);
+  }
 
   std::size_t filters_, in_channels_ = 0;
   Size2d kernel_, stride_;

@@ -153,10 +153,19 @@ class Layer {
   /// the model then hands x on as y without running the layer.
   virtual bool passes_through_in_eval() const { return false; }
 
+  /// The output shape of `forward_with_stage` (a folded pooling changes it). Default: output_shape.
+  virtual Shape output_shape_with_stage(const Shape& input, const OutputStage<T>& stage) const {
+    (void)stage;
+    return output_shape(input);
+  }
+
   /// An evaluation pass with the stage applied: y = stage(W x) (see output_stage.hpp). Checked as
-  /// `forward`; there is no backward of it.
+  /// `forward`, y against `output_shape_with_stage`; there is no backward of it.
   void forward_with_stage(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) {
-    check_shapes("forward", x.shape(), y.shape());
+    check_shapes("forward", x.shape(), output_shape(x.shape()));
+    check<ShapeError>(y.shape() == output_shape_with_stage(x.shape(), stage), who(),
+                      ": forward with its output stage expected output ",
+                      output_shape_with_stage(x.shape(), stage), ", got ", y.shape());
     paired_input_ = nullptr;
     forward_with_stage_impl(x, y, stage);
   }

@@ -69,6 +69,17 @@ class MaxPool2D : public Layer<T> {
 
   bool absorbs_relu_backward() const override { return true; }
 
+  /// Folds into the output stage of a Conv2D before it: the convolution pools each image group's
+  /// output while it is in cache (the same values: pooling only selects).
+  bool fold_into(OutputStage<T>& stage) const override {
+    if (!stage.can_pool || stage.pooled) return false;
+    stage.pooled = true;
+    stage.pool_size = size_;
+    stage.pool_stride = stride_;
+    stage.pool_padding = padding_;
+    return true;
+  }
+
   void backward_through_relu_impl(TensorView<const T> x, TensorView<const T> y, TensorView<const T> dy,
                                   TensorView<T> dx) override {
     kernels::maxpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), argmax_.data(),

@@ -14,6 +14,8 @@
 ///                 scale <- s * scale, shift <- s * shift + t           (only before a ReLU)
 ///     ReLU        relu <- true
 ///     Dropout     nothing (the identity when not training)
+///     MaxPool2D   pool <- its window, when the layer's kernel can pool its output planes while
+///                 they are in cache (Conv2D); nothing folds after it but Dropout
 ///
 /// This is BatchNorm folded into the convolution as inference engines do at load (ONNX Runtime,
 /// oneDNN), applied as per-channel scales in the epilogue rather than to a copy of the weights,
@@ -24,6 +26,7 @@
 #include <cstddef>
 
 #include "tinydl/core/scratch.hpp"
+#include "tinydl/layers/window_options.hpp"
 
 namespace tinydl {
 
@@ -36,6 +39,9 @@ struct OutputStage {
   AlignedBuffer<T> shift;  ///< `channels` values
   bool scaled = false;     ///< whether a scale may differ from 1
   bool relu = false;
+  bool can_pool = false;  ///< whether the layer's kernel can max-pool its output (Conv2D)
+  bool pooled = false;    ///< a MaxPool2D is folded: pool_size, pool_stride, pool_padding
+  Size2d pool_size = 1, pool_stride = 1, pool_padding = 0;
 
   /// Starts the stage of a layer with `channel_count` outputs and `bias` (null: no bias).
   void begin(std::size_t channel_count, const T* bias) {
@@ -46,7 +52,7 @@ struct OutputStage {
       scale.data()[c] = T(1);
       shift.data()[c] = bias ? bias[c] : T(0);
     }
-    scaled = relu = false;
+    scaled = relu = can_pool = pooled = false;
   }
 
   /// Composes y -> s * y + t on channel c after what the stage does so far (before any ReLU).
