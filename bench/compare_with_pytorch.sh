@@ -35,7 +35,17 @@ TORCH_ANCHOR_DIR=$anchor /usr/bin/python3 bench/onnx/export_study_models.py "$ou
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTINYDL_BUILD_BENCH=ON >/dev/null
 cmake --build build/release -j "$(nproc)" --target bench_train >/dev/null
 
-torch_env=(env OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=2)
+# Debian's OpenBLAS 0.3.21 does not recognise these VMs' CPUs and falls back to its SSE3 kernel:
+# name the widest kernel the CPU runs (SkylakeX's AVX-512 code dies with SIGILL on an AVX2 CPU).
+if grep -q -w avx512f /proc/cpuinfo; then
+  coretype=SkylakeX
+elif grep -q -w avx2 /proc/cpuinfo; then
+  coretype=Haswell
+else
+  coretype=Prescott
+fi
+echo "OPENBLAS_CORETYPE=$coretype for PyTorch" | tee "$out/environment.txt"
+torch_env=(env OPENBLAS_CORETYPE=$coretype OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=2)
 for round in $(seq 1 "$rounds"); do
   echo "round $round: tinydl"
   build/release/bench/bench_train --benchmark_filter='fma_peak|train_step|inference|latency|user_parallel_region' \
