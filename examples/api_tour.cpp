@@ -29,6 +29,34 @@ Dataset<std::uint8_t> corner_squares(std::size_t n, std::uint64_t seed) {
   return Dataset<std::uint8_t>(std::move(images), std::move(labels), /*scale=*/1.0 / 255);
 }
 
+// [custom layer]
+/// y = s * x with one learned scale s: a layer of your own, forward and backward side by side.
+class LearnedScale : public Layer<float> {
+ public:
+  LearnedScale() = default;
+  explicit LearnedScale(const nlohmann::json& /*config*/) {}  // what register_layer<L> calls
+  std::string type() const override { return "LearnedScale"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  nlohmann::json config() const override { return nlohmann::json::object(); }
+  std::vector<Param<float>> params() override { return {{"scale", scale_.view(), grad_.view()}}; }
+
+ protected:
+  void forward_impl(TensorView<const float> x, TensorView<float> y, Mode) override {
+    for (std::size_t i = 0; i < x.size(); ++i) y[i] = scale_[0] * x[i];  // y = s x
+  }
+  void backward_impl(TensorView<const float> x, TensorView<const float>, TensorView<const float> dy,
+                     TensorView<float> dx) override {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      grad_[0] += dy[i] * x[i];                  // dL/ds += dy x
+      if (dx.data()) dx[i] = scale_[0] * dy[i];  // dL/dx = s dy
+    }
+  }
+
+ private:
+  Tensor<float> scale_{Shape{1}, 1.0f}, grad_{Shape{1}, 0.0f};
+};
+// [custom layer]
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,6 +202,36 @@ int main(int argc, char** argv) {
     two.verbose = 0;
     model.fit(train, two, {&print_lr, &reduce, &stop_on_nan});
     // [lambda]
+
+    // [schedule]
+    // One cycle over the whole run, gradients clipped to a global norm of 1
+    LearningRateScheduler<float> one_cycle(schedules::one_cycle(/*max_lr=*/1e-2));
+    model.optimizer().set_clip_norm(1.0);
+    FitOptions three;
+    three.epochs = 3;
+    three.verbose = 0;
+    model.fit(train, three, {&one_cycle});
+    std::printf("lr now %g; the last step's gradient norm before clipping %.3f\n",
+                model.optimizer().learning_rate(), model.optimizer().last_grad_norm());
+    model.optimizer().set_clip_norm(0);  // off again
+    // [schedule]
+
+    // [register]
+    register_layer<LearnedScale>("LearnedScale");  // once, before load_model meets one in a file
+    Sequential<float> custom;
+    custom.add(Flatten<float>())
+        .add(Dense<float>(16))
+        .add(LearnedScale())
+        .add(ReLU<float>())
+        .add(Dense<float>(4));
+    custom.build(Shape{1, 12, 12}, /*seed=*/3);
+    custom.compile(Adam<float>(1e-2));
+    custom.fit(train, two);
+    custom.save((dir / "custom.safetensors").string());
+    Sequential<float> custom_again = load_model<float>((dir / "custom.safetensors").string());
+    std::printf("learned scale %g, loaded back %g\n", custom.named_parameters()[2].second.value[0],
+                custom_again.named_parameters()[2].second.value[0]);
+    // [register]
 
     // [inspect]
     const std::vector<double> val_losses = history.values("val_loss");  // one value per epoch

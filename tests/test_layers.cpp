@@ -215,6 +215,43 @@ TEST_CASE("A Conv2D pools its output in its output stage, bit for bit as the lay
   CHECK_FALSE(static_cast<Layer<float>&>(pool).fold_into(stage));
 }
 
+TEST_CASE("AveragePooling2D and GlobalAveragePooling2D backward match finite differences",
+          "[layers][avgpool][gradcheck]") {
+  for (const bool count_pad : {true, false}) {
+    AveragePooling2D<double> pool2(2, 0, 0, count_pad);
+    build(pool2, Shape{2, 3, 7, 6});
+    test::check_gradients(pool2, test::random_tensor<double>(Shape{2, 3, 7, 6}, 3), Mode::train);
+    AveragePooling2D<double> pool3(3, 2, 1, count_pad);  // overlapping windows with padding
+    build(pool3, Shape{1, 2, 8, 7});
+    test::check_gradients(pool3, test::random_tensor<double>(Shape{1, 2, 8, 7}, 4), Mode::train);
+  }
+  for (const bool keep : {false, true}) {
+    GlobalAveragePooling2D<double> gap(keep);
+    build(gap, Shape{3, 4, 5, 7});
+    test::check_gradients(gap, test::random_tensor<double>(Shape{3, 4, 5, 7}, 5), Mode::train);
+  }
+}
+
+TEMPLATE_TEST_CASE("AveragePooling2D and GlobalAveragePooling2D match PyTorch", "[layers][avgpool][golden]",
+                   float, double) {
+  // tests/reference/avgpool_*.safetensors, from tests/reference/make_layers.py (PyTorch 1.13)
+  for (const char* name :
+       {"avgpool2", "avgpool3_stride2_pad1", "avgpool3_stride2_pad1_exclude", "global_avgpool"}) {
+    INFO(name);
+    const auto file =
+        io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/reference/" + name + ".safetensors");
+    std::unique_ptr<Layer<TestType>> layer;
+    if (std::string(name) == "global_avgpool")
+      layer = std::make_unique<GlobalAveragePooling2D<TestType>>();
+    else
+      layer = std::make_unique<AveragePooling2D<TestType>>(
+          metadata_count(file, "kernel"), metadata_count(file, "stride"), metadata_count(file, "padding"),
+          file.metadata().at("count_include_pad") == "True");
+    build(*layer, file.read_as<TestType>("x").shape());
+    check_against_golden(*layer, file);
+  }
+}
+
 TEST_CASE("BatchNorm backward matches finite differences in train and eval mode",
           "[layers][batchnorm][gradcheck]") {
   for (const Shape& input : {Shape{6, 4}, Shape{3, 2, 4, 5}}) {
@@ -530,6 +567,8 @@ TEST_CASE("make_layer rebuilds every layer from its type and config", "[layers][
   layers.push_back(std::make_unique<Conv2D<float>>(8, Size2d(3, 5), Size2d(2, 1), Padding(1, 2), false));
   layers.push_back(std::make_unique<Conv2D<float>>(8, 3, 1, Padding::same()));
   layers.push_back(std::make_unique<MaxPool2D<float>>(3, 2, 1));
+  layers.push_back(std::make_unique<AveragePooling2D<float>>(3, 2, 1, false));
+  layers.push_back(std::make_unique<GlobalAveragePooling2D<float>>(true));
   layers.push_back(std::make_unique<BatchNorm<float>>(0.2, 1e-3));
   layers.push_back(std::make_unique<Dropout<float>>(0.25));
   layers.push_back(std::make_unique<Flatten<float>>());

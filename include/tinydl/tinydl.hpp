@@ -26,6 +26,7 @@
 #include "tinydl/kernels/window.hpp"
 
 #include "tinydl/layers/activations.hpp"
+#include "tinydl/layers/avgpool2d.hpp"
 #include "tinydl/layers/batchnorm.hpp"
 #include "tinydl/layers/conv2d.hpp"
 #include "tinydl/layers/dense.hpp"

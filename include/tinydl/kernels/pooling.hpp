@@ -1,6 +1,8 @@
 #pragma once
 /// @file pooling.hpp
-/// Max pooling over (N*C) independent planes:
+/// Pooling over (N*C) independent planes: max, average and global average.
+///
+/// Max pooling:
 ///
 ///     forward:   y[oh][ow] = max over the window of x[oh*sh - ph + i][ow*sw - pw + j]
 ///                argmax[oh][ow] = the flat index h*W + w in the plane where that max was found
@@ -221,6 +223,94 @@ void maxpool_backward(const Window2d& g, std::size_t planes, const T* dy, const 
     // same bits as once.
     const T* y = relu_y + offset * out_size;
     for (std::size_t o = 0; o < out_size; ++o) plane[arg[o]] *= y[o] > T(0) ? T(1) : T(0);
+  }
+}
+
+/// Average pooling: y[oh][ow] = (sum of the window's values inside the plane) / divisor, with
+/// divisor = kernel_h * kernel_w when `count_padding` (PyTorch's count_include_pad, its default:
+/// padding counts as zeros) or else the number of values inside. Backward: each dy / divisor is
+/// added to every value of its window inside the plane (fixed order: thread-independent).
+template <typename T>
+void avgpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, bool count_padding) {
+  const std::size_t in_size = g.in_h * g.in_w, oh_n = g.out_h(), ow_n = g.out_w(), out_size = oh_n * ow_n;
+  const long n = static_cast<long>(planes);
+#pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
+  for (long p = 0; p < n; ++p) {
+    const T* plane = x + static_cast<std::size_t>(p) * in_size;
+    T* out = y + static_cast<std::size_t>(p) * out_size;
+    for (std::size_t oh = 0; oh < oh_n; ++oh)
+      for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        T sum = T(0);
+        std::size_t inside = 0;
+        for (std::size_t i = 0; i < g.kernel_h; ++i) {
+          const std::size_t h = oh * g.stride_h + i;  // in padded coordinates
+          if (h < g.pad_h || h - g.pad_h >= g.in_h) continue;
+          for (std::size_t j = 0; j < g.kernel_w; ++j) {
+            const std::size_t w = ow * g.stride_w + j;
+            if (w < g.pad_w || w - g.pad_w >= g.in_w) continue;
+            sum += plane[(h - g.pad_h) * g.in_w + (w - g.pad_w)];
+            ++inside;
+          }
+        }
+        out[oh * ow_n + ow] = sum / static_cast<T>(count_padding ? g.kernel_h * g.kernel_w : inside);
+      }
+  }
+}
+
+/// The backward pass of `avgpool_forward`: dx = 0, then every window spreads dy / divisor.
+template <typename T>
+void avgpool_backward(const Window2d& g, std::size_t planes, const T* dy, T* dx, bool count_padding) {
+  const std::size_t in_size = g.in_h * g.in_w, oh_n = g.out_h(), ow_n = g.out_w(), out_size = oh_n * ow_n;
+  const long n = static_cast<long>(planes);
+#pragma omp parallel for schedule(static) if (planes * out_size > 4096 && num_threads() > 1)
+  for (long p = 0; p < n; ++p) {
+    T* plane = dx + static_cast<std::size_t>(p) * in_size;
+    const T* grad = dy + static_cast<std::size_t>(p) * out_size;
+    std::fill(plane, plane + in_size, T(0));
+    for (std::size_t oh = 0; oh < oh_n; ++oh)
+      for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        // the window's rows [h0, h1) and columns [w0, w1) inside the plane
+        const std::size_t top = oh * g.stride_h, left = ow * g.stride_w;
+        const std::size_t h0 = top < g.pad_h ? 0 : top - g.pad_h, w0 = left < g.pad_w ? 0 : left - g.pad_w;
+        const std::size_t h1 = std::min(g.in_h, top + g.kernel_h > g.pad_h ? top + g.kernel_h - g.pad_h : 0);
+        const std::size_t w1 =
+            std::min(g.in_w, left + g.kernel_w > g.pad_w ? left + g.kernel_w - g.pad_w : 0);
+        if (h1 <= h0 || w1 <= w0) continue;
+        const std::size_t divisor = count_padding ? g.kernel_h * g.kernel_w : (h1 - h0) * (w1 - w0);
+        const T share = grad[oh * ow_n + ow] / static_cast<T>(divisor);
+        for (std::size_t h = h0; h < h1; ++h)
+          for (std::size_t w = w0; w < w1; ++w) plane[h * g.in_w + w] += share;
+      }
+  }
+}
+
+/// Global average pooling: y[p] = mean of plane p's `size` values, summed in the fixed order of
+/// 8 lanes (value i to lane i mod 8), then the lanes in order.
+template <typename T>
+void global_avgpool_forward(std::size_t planes, std::size_t size, const T* x, T* y) {
+  const long n = static_cast<long>(planes);
+#pragma omp parallel for schedule(static) if (planes * size > 65536 && num_threads() > 1)
+  for (long p = 0; p < n; ++p) {
+    const T* plane = x + static_cast<std::size_t>(p) * size;
+    T lanes[8] = {};
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8)
+      for (std::size_t l = 0; l < 8; ++l) lanes[l] += plane[i + l];
+    for (std::size_t l = 0; i + l < size; ++l) lanes[l] += plane[i + l];
+    T sum = T(0);
+    for (const T lane : lanes) sum += lane;
+    y[p] = sum / static_cast<T>(size);
+  }
+}
+
+/// Its backward: every value of plane p gets dy[p] / size.
+template <typename T>
+void global_avgpool_backward(std::size_t planes, std::size_t size, const T* dy, T* dx) {
+  const long n = static_cast<long>(planes);
+#pragma omp parallel for schedule(static) if (planes * size > 65536 && num_threads() > 1)
+  for (long p = 0; p < n; ++p) {
+    const T share = dy[p] / static_cast<T>(size);
+    std::fill(dx + static_cast<std::size_t>(p) * size, dx + static_cast<std::size_t>(p + 1) * size, share);
   }
 }
 

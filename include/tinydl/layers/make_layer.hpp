@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tinydl/layers/activations.hpp"
+#include "tinydl/layers/avgpool2d.hpp"
 #include "tinydl/layers/batchnorm.hpp"
 #include "tinydl/layers/conv2d.hpp"
 #include "tinydl/layers/dense.hpp"
@@ -104,6 +105,20 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::js
         Size2d::from_json(c.required("pool_size"), "MaxPool2D pool_size"),
         stride ? Size2d::from_json(*stride, "MaxPool2D stride") : Size2d(0),
         padding ? Size2d::from_json(*padding, "MaxPool2D padding") : Size2d(0));
+  }
+  if (type == "AveragePooling2D") {
+    const LayerConfig c(type, config, {"pool_size", "stride", "padding", "count_include_pad"});
+    const auto* stride = c.find("stride");
+    const auto* padding = c.find("padding");
+    return std::make_unique<AveragePooling2D<T>>(
+        Size2d::from_json(c.required("pool_size"), "AveragePooling2D pool_size"),
+        stride ? Size2d::from_json(*stride, "AveragePooling2D stride") : Size2d(0),
+        padding ? Size2d::from_json(*padding, "AveragePooling2D padding") : Size2d(0),
+        c.get("count_include_pad", true));
+  }
+  if (type == "GlobalAveragePooling2D") {
+    const LayerConfig c(type, config, {"keep_dims"});
+    return std::make_unique<GlobalAveragePooling2D<T>>(c.get("keep_dims", false));
   }
   if (type == "BatchNorm") {
     const LayerConfig c(type, config, {"momentum", "eps"});

@@ -1,0 +1,111 @@
+#pragma once
+/// @file avgpool2d.hpp
+/// `AveragePooling2D` and `GlobalAveragePooling2D`: the mean over each window of each channel
+/// (PyTorch's `nn.AvgPool2d`, floor mode), or over each whole channel (`nn.AdaptiveAvgPool2d(1)`,
+/// Keras's GlobalAveragePooling2D).
+///
+///     AveragePooling2D        y[n][c][i][j] = sum over the window of x[n][c] / divisor
+///                             dx[n][c][window of (i, j)] += dy[n][c][i][j] / divisor
+///     GlobalAveragePooling2D  y[n][c] = mean of x[n][c]      dx[n][c][h][w] = dy[n][c] / (H W)
+///
+/// divisor: the window's size, padding counted as zeros (PyTorch's count_include_pad = true, its
+/// default), or the number of values inside the image (count_include_pad = false).
+
+#include <string>
+
+#include "tinydl/kernels/pooling.hpp"
+#include "tinydl/layers/layer.hpp"
+#include "tinydl/layers/window_options.hpp"
+
+namespace tinydl {
+
+/// Average pooling over `size` windows moved by `stride` (default: the window size), with optional
+/// zero padding. Input (N, C, H, W), output (N, C, OH, OW).
+template <typename T>
+class AveragePooling2D : public Layer<T> {
+ public:
+  /// `AveragePooling2D<float>(2)`: 2x2 windows, stride 2. A stride of 0 means "the window size".
+  explicit AveragePooling2D(Size2d size, Size2d stride = 0, Size2d padding = 0, bool count_include_pad = true)
+      : size_(size),
+        stride_(stride.h == 0 || stride.w == 0 ? size : stride),
+        padding_(padding),
+        count_include_pad_(count_include_pad) {
+    check<ConfigError>(size.h > 0 && size.w > 0, "AveragePooling2D: size must be at least 1x1, got ", size.h,
+                       "x", size.w);
+    check<ConfigError>(2 * padding_.h <= size.h && 2 * padding_.w <= size.w,
+                       "AveragePooling2D: padding must be at most half the window, got padding ", padding_.h,
+                       "x", padding_.w, " for a ", size.h, "x", size.w, " window");
+  }
+
+  std::string type() const override { return "AveragePooling2D"; }
+
+  Shape output_shape(const Shape& input) const override {
+    check<ShapeError>(input.rank() == 4, this->who(), ": expected input (N, C, H, W), got ", input);
+    check<ShapeError>(input[2] + 2 * padding_.h >= size_.h && input[3] + 2 * padding_.w >= size_.w,
+                      this->who(), ": a ", size_.h, "x", size_.w, " window does not fit input ", input);
+    const kernels::Window2d g = window(input);
+    return Shape{input[0], input[1], g.out_h(), g.out_w()};
+  }
+
+  nlohmann::json config() const override {
+    return {{"pool_size", size_.to_json()},
+            {"stride", stride_.to_json()},
+            {"padding", padding_.to_json()},
+            {"count_include_pad", count_include_pad_}};
+  }
+
+ protected:
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
+    kernels::avgpool_forward(window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(),
+                             count_include_pad_);
+  }
+
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
+    if (!dx.data()) return;
+    kernels::avgpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), dx.data(),
+                              count_include_pad_);
+  }
+
+ private:
+  kernels::Window2d window(const Shape& input) const { return make_window(input, size_, stride_, padding_); }
+
+  Size2d size_, stride_, padding_;
+  bool count_include_pad_;
+};
+
+/// The mean of each channel: input (N, C, H, W), output (N, C), or (N, C, 1, 1) with `keep_dims`
+/// (as PyTorch's AdaptiveAvgPool2d(1), before its Flatten).
+template <typename T>
+class GlobalAveragePooling2D : public Layer<T> {
+ public:
+  explicit GlobalAveragePooling2D(bool keep_dims = false) : keep_dims_(keep_dims) {}
+
+  std::string type() const override { return "GlobalAveragePooling2D"; }
+
+  Shape output_shape(const Shape& input) const override {
+    check<ShapeError>(input.rank() == 4 && input[2] > 0 && input[3] > 0, this->who(),
+                      ": expected input (N, C, H, W), got ", input);
+    return keep_dims_ ? Shape{input[0], input[1], 1, 1} : Shape{input[0], input[1]};
+  }
+
+  nlohmann::json config() const override { return {{"keep_dims", keep_dims_}}; }
+
+ protected:
+  void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
+    kernels::global_avgpool_forward(x.shape()[0] * x.shape()[1], x.shape()[2] * x.shape()[3], x.data(),
+                                    y.data());
+  }
+
+  void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                     TensorView<T> dx) override {
+    if (!dx.data()) return;
+    kernels::global_avgpool_backward(x.shape()[0] * x.shape()[1], x.shape()[2] * x.shape()[3], dy.data(),
+                                     dx.data());
+  }
+
+ private:
+  bool keep_dims_;
+};
+
+}  // namespace tinydl
