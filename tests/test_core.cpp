@@ -112,6 +112,32 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[core][rn
         W{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1});
 }
 
+TEST_CASE("Philox on many counters at once gives each counter's own blocks", "[core][rng]") {
+  // The known-answer counters in lanes 0-2 of 5, and CounterRng::blocks against block one by one,
+  // across a carry of the counter's low word.
+  std::uint32_t c[4][5] = {{0, 0xffffffff, 0x243f6a88, 1, 2},
+                           {0, 0xffffffff, 0x85a308d3, 3, 4},
+                           {0, 0xffffffff, 0x13198a2e, 5, 6},
+                           {0, 0xffffffff, 0x03707344, 7, 8}};
+  std::uint32_t same_key[4][5];
+  std::copy(&c[0][0], &c[0][0] + 20, &same_key[0][0]);
+  philox4x32_10_lanes(same_key, {0xa4093822, 0x299f31d0});
+  CHECK(same_key[0][2] == 0xd16cfe09);
+  CHECK(same_key[3][2] == 0x24126ea1);
+  for (std::size_t j = 0; j < 5; ++j) {
+    const auto one = philox4x32_10({c[0][j], c[1][j], c[2][j], c[3][j]}, {0xa4093822, 0x299f31d0});
+    for (std::size_t k = 0; k < 4; ++k) CHECK(same_key[k][j] == one[k]);
+  }
+  const CounterRng rng(0x1234567890abcdefull);
+  const std::uint64_t stream = (std::uint64_t{3} << 32) | 17, first = 0xfffffff9ull;  // lanes cross 2^32
+  std::uint32_t words[4][16];
+  rng.blocks(stream, first, words);
+  for (std::size_t j = 0; j < 16; ++j) {
+    const auto one = rng.block(stream, first + j);
+    for (std::size_t k = 0; k < 4; ++k) CHECK(words[k][j] == one[k]);
+  }
+}
+
 TEST_CASE("CounterRng draws are a pure function of (seed, stream, index)", "[core][rng]") {
   const CounterRng rng(7);
   // Known first values: the block is Philox of counter (index, 0, stream, 0) under key (seed, 0).

@@ -525,6 +525,32 @@ TEST_CASE("maxpool's vector 2x2 loops keep the tie and NaN rules in every lane",
   }
 }
 
+// ---- dropout -----------------------------------------------------------------------------------
+
+TEST_CASE("dropout_mask keeps element i when word i % 4 of Philox block i / 4 is below keep * 2^32",
+          "[kernels][dropout]") {
+  // The rule of the file comment, one element at a time, against the kernel's blocks drawn 16 at
+  // a time: from offsets that start inside a block and inside a 16-block chunk, past one task.
+  const CounterRng rng(99);
+  const double keep = 0.6;
+  const std::uint64_t threshold = static_cast<std::uint64_t>(keep * 4294967296.0);
+  for (const std::size_t first : {std::size_t{0}, std::size_t{3}, std::size_t{70}, std::size_t{16389}}) {
+    const std::size_t n = 20000 + first % 7;
+    std::vector<std::uint8_t> mask(n, 7);
+    dropout_mask(rng, 5, n, keep, mask.data(), first);
+    std::size_t mismatches = 0, kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t element = first + i;
+      const bool expected = rng.block(5, element / 4)[element % 4] < threshold;
+      mismatches += mask[i] != static_cast<std::uint8_t>(expected);
+      kept += mask[i];
+    }
+    CAPTURE(first);
+    CHECK(mismatches == 0);
+    CHECK(std::abs(double(kept) / double(n) - keep) < 0.02);
+  }
+}
+
 // ---- elementwise -------------------------------------------------------------------------------
 
 TEST_CASE("elementwise helpers compute what their comments state", "[kernels][elementwise]") {

@@ -34,6 +34,33 @@ inline std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> c
   return counter;
 }
 
+/// Philox4x32-10 of `Lanes` counters at once, the same rounds as above on structure-of-arrays
+/// (c[k][j]: word k of counter j), in loops over the lanes that the compiler turns into vector
+/// multiplies (AVX2's vpmuludq: four 32x32 -> 64-bit products per instruction). One counter at a
+/// time, the multiply-hi/lo chain of each round waits on the last; dropout masks drew a 401k-value
+/// mask of deeper_cnn at 3.5 ns per value that way on a Zen 2 core.
+template <std::size_t Lanes>
+inline void philox4x32_10_lanes(std::uint32_t (&c)[4][Lanes], std::array<std::uint32_t, 2> key) {
+  constexpr std::uint32_t multiplier0 = 0xD2511F53u, multiplier1 = 0xCD9E8D57u;
+  constexpr std::uint32_t weyl0 = 0x9E3779B9u, weyl1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      key[0] += weyl0;
+      key[1] += weyl1;
+    }
+    for (std::size_t j = 0; j < Lanes; ++j) {
+      const std::uint64_t product0 = std::uint64_t{multiplier0} * c[0][j];
+      const std::uint64_t product1 = std::uint64_t{multiplier1} * c[2][j];
+      const std::uint32_t next0 = static_cast<std::uint32_t>(product1 >> 32) ^ c[1][j] ^ key[0];
+      const std::uint32_t next2 = static_cast<std::uint32_t>(product0 >> 32) ^ c[3][j] ^ key[1];
+      c[1][j] = static_cast<std::uint32_t>(product1);
+      c[3][j] = static_cast<std::uint32_t>(product0);
+      c[0][j] = next0;
+      c[2][j] = next2;
+    }
+  }
+}
+
 /// Well-known stream numbers, so that the users of one seed never draw the same numbers.
 enum class RngStream : std::uint64_t {
   init = 1,            ///< parameter initialisation (plus the parameter's index in the model)
@@ -54,6 +81,20 @@ class CounterRng {
     return philox4x32_10({static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32),
                           static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
                          {static_cast<std::uint32_t>(seed_), static_cast<std::uint32_t>(seed_ >> 32)});
+  }
+
+  /// The blocks `first` .. `first + Lanes - 1` of stream `stream` at once: words[k][j] is word k
+  /// of block first + j, the same bits as `block(stream, first + j)[k]`.
+  template <std::size_t Lanes>
+  void blocks(std::uint64_t stream, std::uint64_t first, std::uint32_t (&words)[4][Lanes]) const {
+    for (std::size_t j = 0; j < Lanes; ++j) {
+      const std::uint64_t index = first + j;
+      words[0][j] = static_cast<std::uint32_t>(index);
+      words[1][j] = static_cast<std::uint32_t>(index >> 32);
+      words[2][j] = static_cast<std::uint32_t>(stream);
+      words[3][j] = static_cast<std::uint32_t>(stream >> 32);
+    }
+    philox4x32_10_lanes(words, {static_cast<std::uint32_t>(seed_), static_cast<std::uint32_t>(seed_ >> 32)});
   }
 
   /// A 64-bit draw.

@@ -23,17 +23,36 @@ inline void dropout_mask(const CounterRng& rng, std::uint64_t stream, std::size_
   const std::uint64_t threshold = static_cast<std::uint64_t>(keep * 4294967296.0);  // keep * 2^32
   const std::size_t first_block = first / 4, end_block = (first + n + 3) / 4, blocks_per_task = 4096;
   const std::size_t blocks = end_block - first_block;
-  parallel_for((blocks + blocks_per_task - 1) / blocks_per_task, [&](std::size_t task, int) {
-    const std::size_t begin = first_block + task * blocks_per_task;
-    const std::size_t end = begin + blocks_per_task < end_block ? begin + blocks_per_task : end_block;
-    for (std::size_t block = begin; block < end; ++block) {
-      const auto words = rng.block(stream, block);
-      for (std::size_t k = 0; k < 4; ++k) {
-        const std::size_t element = 4 * block + k;
-        if (element >= first && element < first + n) mask[element - first] = words[k] < threshold;
-      }
-    }
-  });
+  const std::size_t lo = first, hi = first + n;  // the elements wanted
+  parallel_for(
+      (blocks + blocks_per_task - 1) / blocks_per_task, [&, lo, hi, threshold](std::size_t task, int) {
+        const std::size_t begin = first_block + task * blocks_per_task;
+        const std::size_t end = begin + blocks_per_task < end_block ? begin + blocks_per_task : end_block;
+        constexpr std::size_t lanes = 16;  // blocks drawn at once (vectorised Philox)
+        std::size_t block = begin;
+        for (; block + lanes <= end; block += lanes) {
+          std::uint32_t words[4][lanes];
+          rng.blocks(stream, block, words);
+          if (4 * block >= lo && 4 * (block + lanes) <= hi) {  // the whole chunk is wanted: no checks
+            std::uint8_t* out = mask + (4 * block - lo);
+            for (std::size_t j = 0; j < lanes; ++j)
+              for (std::size_t k = 0; k < 4; ++k) out[4 * j + k] = words[k][j] < threshold;
+            continue;
+          }
+          for (std::size_t j = 0; j < lanes; ++j)
+            for (std::size_t k = 0; k < 4; ++k) {
+              const std::size_t element = 4 * (block + j) + k;
+              if (element >= lo && element < hi) mask[element - lo] = words[k][j] < threshold;
+            }
+        }
+        for (; block < end; ++block) {
+          const auto words = rng.block(stream, block);
+          for (std::size_t k = 0; k < 4; ++k) {
+            const std::size_t element = 4 * block + k;
+            if (element >= lo && element < hi) mask[element - lo] = words[k] < threshold;
+          }
+        }
+      });
 }
 
 /// y = x * mask * scale (scale = 1 / keep, or 0 when nothing is kept). `y` may alias `x`.
