@@ -23,13 +23,8 @@ mkdir -p "$out"
 
 install_missing_packages "${TINYDL_BENCH_PACKAGES[@]}"
 command -v npm >/dev/null || install_missing_packages npm  # (a node install of its own brings one)
-ort_version=${ORT_VERSION:-1.30.0}
-if [ ! -f build/ort/node_modules/onnxruntime-node/package.json ] ||
-  ! grep -q "\"version\": \"$ort_version\"" build/ort/node_modules/onnxruntime-node/package.json; then
-  say "Installing onnxruntime-node $ort_version into build/ort"
-  mkdir -p build/ort
-  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix build/ort --no-audit --no-fund "onnxruntime-node@$ort_version"
-fi
+source bench/onnx/install_ort.sh
+install_onnxruntime_node build/ort
 TORCH_ANCHOR_DIR=$anchor /usr/bin/python3 bench/onnx/export_study_models.py "$out/onnx" >/dev/null
 
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTINYDL_BUILD_BENCH=ON >/dev/null

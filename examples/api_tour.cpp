@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
     std::printf("restored model's test accuracy %.1f%%\n", 100 * restored.evaluate(test).accuracy);
     // [save]
 
+    // [onnx]
+    save_onnx(restored, (dir / "model.onnx").string());  // for ONNX Runtime: session.run({input: x}).logits
+    // [onnx]
+
     // [resume]
     model.save_training_state(state_path);  // weights, optimizer moments, epoch, dropout steps
     Sequential<float> resumed;

@@ -3,6 +3,7 @@
 //
 //   predict MODEL.safetensors --index 0 17 42         test images by index
 //   predict MODEL.safetensors photo.png shoe.jpg      image files
+//   predict MODEL.safetensors --onnx model.onnx       export for ONNX Runtime (and other engines)
 //
 // Image files are converted the way the dataset's images were made (load_picture), and the output
 // says what was done: grayscale, inverted only on a light background, trimmed to the object,
@@ -128,12 +129,13 @@ void print_top3(const std::string& what, const float* probabilities, int truth) 
 }  // namespace
 
 const char* usage =
-    "usage: predict MODEL.safetensors (--index N... | IMAGE...)\n"
+    "usage: predict MODEL.safetensors (--index N... | IMAGE... | --onnx OUT.onnx)\n"
     "Classifies Fashion-MNIST test images by index, or picture files (PNG, JPEG, BMP, GIF, TGA, PNM),\n"
     "with a model saved by fashion_mnist_compare (or any 1x28x28, 10-class Sequential).\n"
     "Pictures are converted as the dataset's images were: grayscale, inverted when the background is\n"
     "light, trimmed to the object, the longest side scaled to 28 keeping the aspect ratio, centred on\n"
-    "28x28; the output says what was done to each.\n";
+    "28x28; the output says what was done to each. --onnx writes the model's evaluation pass as an\n"
+    "ONNX file instead (input \"input\" (N, 1, 28, 28) scaled to [0, 1], output \"logits\").\n";
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
@@ -150,6 +152,12 @@ int main(int argc, char** argv) {
     check<ConfigError>(model.input_shape() == Shape{1, 28, 28} && model.classes() == 10, argv[1],
                        ": not a Fashion-MNIST model (input ", model.input_shape(), ", ", model.classes(),
                        " classes)");
+    if (std::string(argv[2]) == "--onnx") {
+      check<ConfigError>(argc == 4, "--onnx takes one output path");
+      save_onnx(model, argv[3]);
+      std::printf("wrote %s: input \"input\" (N, 1, 28, 28), output \"logits\" (N, 10)\n", argv[3]);
+      return 0;
+    }
     const bool by_index = std::string(argv[2]) == "--index";
     std::vector<std::string> items(argv + (by_index ? 3 : 2), argv + argc);
     check<ConfigError>(!items.empty(), "nothing to classify");

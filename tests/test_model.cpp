@@ -246,6 +246,17 @@ TEST_CASE("fit learns a small image task and reports history, evaluate and predi
 
 namespace {
 
+/// `batch` random images (1, 28, 28) with uniform pixels and random labels of 10 classes: the
+/// study models' input shape, drawn from `seed`.
+std::pair<Tensor<float>, Tensor<std::int32_t>> fashion_like_batch(std::size_t batch, std::uint64_t seed) {
+  Tensor<float> x(Shape{batch, 1, 28, 28});
+  Tensor<std::int32_t> labels(Shape{batch});
+  const CounterRng rng(seed);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
+  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  return {std::move(x), std::move(labels)};
+}
+
 /// `size` in-process "processes" (threads) that meet at a barrier: a Communicator for testing
 /// data-parallel training without MPI (tests/distributed/ runs the same under mpirun).
 class ThreadGroup {
@@ -577,11 +588,7 @@ TEST_CASE(
   // libstdc++'s small-string buffer, so an error text built when nothing failed would show here.
   constexpr std::size_t batch = 64;
   const int threads_before = num_threads();
-  Tensor<float> x(Shape{batch, 1, 28, 28});
-  Tensor<std::int32_t> labels(Shape{batch});
-  const CounterRng rng(11);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
-  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  auto [x, labels] = fashion_like_batch(batch, 11);
   for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
     for (int threads : {1, 2}) {
       set_num_threads(threads);
@@ -632,11 +639,7 @@ TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer b
   // bit; a folded BatchNorm differs by rounding only. After training steps, so that the running
   // statistics are not the identity.
   const std::size_t batch = 24;
-  Tensor<float> x(Shape{batch, 1, 28, 28});
-  Tensor<std::int32_t> labels(Shape{batch});
-  const CounterRng rng(17);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
-  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  auto [x, labels] = fashion_like_batch(batch, 17);
   for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
     auto model = zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28}, 3);
@@ -677,11 +680,7 @@ TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer b
 TEST_CASE("A Predictor computes the model's evaluation outputs bit for bit, on a snapshot of its weights",
           "[model][predictor]") {
   const std::size_t batch = 24;
-  Tensor<float> x(Shape{batch, 1, 28, 28});
-  Tensor<std::int32_t> labels(Shape{batch});
-  const CounterRng rng(23);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform(1, i));
-  for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(rng.below(10, 2, i));
+  auto [x, labels] = fashion_like_batch(batch, 23);
   for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
     INFO(name);
     auto model = zoo::by_name<float>(name);
@@ -808,6 +807,63 @@ TEST_CASE("A registered user layer trains, saves and loads back through load_mod
   register_layer<float>("Mislabelled", [](const nlohmann::json&) { return std::make_unique<Gain>(); });
   CHECK_THROWS_WITH(make_layer<float>("Mislabelled", nlohmann::json::object()),
                     Contains("made a layer of type 'Gain'"));
+}
+
+TEST_CASE("save_onnx writes every study model's evaluation pass; layers without an ONNX form are named",
+          "[model][io][onnx]") {
+  // The files are checked by real clients in scripts/check_onnx.sh (python3-onnx's checker, and
+  // ONNX Runtime's logits against these): with TINYDL_ONNX_DIR set, this test leaves there each
+  // model's .onnx, a batch of inputs and tinydl's logits for it (raw float32).
+  const char* keep = std::getenv("TINYDL_ONNX_DIR");
+  const fs::path dir = keep ? fs::path(keep) : test::temporary_directory("model-onnx");
+  fs::create_directories(dir);
+  const std::size_t batch = 5;
+  auto [x, labels] = fashion_like_batch(batch, 31);
+  std::vector<std::pair<std::string, Sequential<float>>> models;
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"})
+    models.emplace_back(name, zoo::by_name<float>(name));
+  Sequential<float> pools;  // the other exportable layers
+  pools.add(Conv2D<float>(4, 3, 2, Padding(1)))
+      .add(LeakyReLU<float>(0.1))
+      .add(AveragePooling2D<float>(3, 2, 1, false))
+      .add(Tanh<float>())
+      .add(Conv2D<float>(6, 1, 1, Padding::valid(), false))
+      .add(Sigmoid<float>())
+      .add(AveragePooling2D<float>(2))
+      .add(GlobalAveragePooling2D<float>())
+      .add(Dense<float>(12, false))
+      .add(Softmax<float>())  // (not last: the loss applies the softmax)
+      .add(Dense<float>(10));
+  models.emplace_back("pools", std::move(pools));
+  for (auto& [name, model] : models) {
+    INFO(name);
+    model.build(Shape{1, 28, 28}, 4);
+    model.compile(Adam<float>(1e-2));
+    for (int step = 0; step < 2; ++step) model.train_on_batch(x.view(), labels.view());  // statistics move
+    const std::string path = (dir / (name + ".onnx")).string();
+    save_onnx(model, path);
+    const std::vector<char> bytes = io::read_file(path);
+    REQUIRE(bytes.size() > 1000);
+    CHECK(bytes[0] == 0x08);  // field 1 (ir_version), varint
+    CHECK(bytes[1] == 8);
+    const std::string text(bytes.begin(), bytes.end());
+    CHECK(text.find(model.layer(0).type() == "Flatten" ? "Flatten" : "Conv") != std::string::npos);
+    for (const auto& [key, param] : model.named_parameters())  // every weight, under its PyTorch name
+      if (key.find("num_batches") == std::string::npos) CHECK(text.find(key) != std::string::npos);
+    const TensorView<const float> logits = model.forward(x.view(), Mode::eval);
+    io::write_file_atomically((dir / (name + ".input.bin")).string(), reinterpret_cast<const char*>(x.data()),
+                              x.size() * sizeof(float));
+    io::write_file_atomically((dir / (name + ".logits.bin")).string(),
+                              reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float));
+  }
+  Sequential<float> custom;
+  custom.add(Flatten<float>()).add(Gain(0.5f)).add(Dense<float>(3));
+  custom.build(Shape{1, 2, 2});
+  const std::string path = (dir / "custom.onnx").string();
+  CHECK_THROWS_WITH(save_onnx(custom, path),
+                    Contains("layer 1") && Contains("type Gain") && Contains("no ONNX form"));
+  CHECK_FALSE(fs::exists(path));
+  CHECK_THROWS_AS(save_onnx(models.front().second, (dir / "no-such-dir" / "m.onnx").string()), IoError);
 }
 
 TEST_CASE("A training state saved before the first step loads back", "[model][io][resume]") {

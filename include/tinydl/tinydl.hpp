@@ -46,12 +46,15 @@
 #include "tinydl/optim/sgd.hpp"
 
 #include "tinydl/io/file.hpp"
+#include "tinydl/io/onnx.hpp"
+#include "tinydl/io/protobuf.hpp"
 #include "tinydl/io/safetensors.hpp"
 
 #include "tinydl/data/dataset.hpp"
 
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
+#include "tinydl/model/onnx_export.hpp"
 #include "tinydl/model/predictor.hpp"
 #include "tinydl/model/profile.hpp"
 #include "tinydl/model/sequential.hpp"
