@@ -215,3 +215,63 @@ TEST_CASE("one_hot puts a 1 in each label's column", "[data][one_hot]") {
   CHECK(std::vector<float>(rows.begin(), rows.end()) == std::vector<float>{0, 0, 1, 1, 0, 0, 0, 1, 0});
   CHECK_THROWS_WITH(one_hot<float>(labels.view(), 2), "one_hot: label 2 of example 0 is outside [0, 2)");
 }
+
+TEST_CASE("ImageAugmentation shifts with zeros and flips, from (seed, epoch, example) alone",
+          "[data][augment]") {
+  // Pixels 1..C*H*W (no zeros): an output is the input moved by (dy, dx) and maybe mirrored
+  // exactly when every pixel matches that map, so each transform can be identified.
+  const std::size_t c = 2, h = 5, w = 6, plane = h * w;
+  std::vector<float> original(c * plane), scratch(c * plane);
+  for (std::size_t i = 0; i < original.size(); ++i) original[i] = static_cast<float>(i + 1);
+  const auto matches = [&](const std::vector<float>& out, long dy, long dx, bool flip) {
+    for (std::size_t ch = 0; ch < c; ++ch)
+      for (long y = 0; y < long(h); ++y)
+        for (long x = 0; x < long(w); ++x) {
+          const long sy = y - dy, sx = (flip ? long(w) - 1 - x : x) - dx;
+          const float want = sy < 0 || sy >= long(h) || sx < 0 || sx >= long(w)
+                                 ? 0.0f
+                                 : original[ch * plane + std::size_t(sy) * w + std::size_t(sx)];
+          if (out[ch * plane + std::size_t(y) * w + std::size_t(x)] != want) return false;
+        }
+    return true;
+  };
+  ImageAugmentation augment;
+  augment.max_shift = 2;
+  augment.horizontal_flip = true;
+  const CounterRng rng(3);
+  std::size_t flips = 0, shifts_seen = 0, identities = 0;
+  std::vector<int> seen(25, 0);
+  for (std::size_t example = 0; example < 400; ++example) {
+    std::vector<float> image = original;
+    augment.apply(image.data(), c, h, w, rng, /*epoch=*/1, example, scratch.data());
+    std::vector<float> again = original;  // the same draws every time
+    augment.apply(again.data(), c, h, w, rng, 1, example, scratch.data());
+    CHECK(again == image);
+    int found = 0;
+    for (long dy = -2; dy <= 2; ++dy)
+      for (long dx = -2; dx <= 2; ++dx)
+        for (const bool flip : {false, true})
+          if (matches(image, dy, dx, flip)) {
+            ++found;
+            flips += flip;
+            seen[std::size_t((dy + 2) * 5 + dx + 2)] = 1;
+            identities += dy == 0 && dx == 0 && !flip;
+          }
+    CHECK(found == 1);
+  }
+  for (const int s : seen) shifts_seen += std::size_t(s);
+  CHECK(shifts_seen == 25);  // every shift in [-2, 2]^2 occurs
+  CHECK(flips > 150);        // about half are mirrored
+  CHECK(flips < 250);
+  CHECK(identities < 40);
+  std::vector<float> epoch1 = original, epoch2 = original;  // another epoch, other draws
+  std::size_t differ = 0;
+  for (std::size_t example = 0; example < 20; ++example) {
+    epoch1 = epoch2 = original;
+    augment.apply(epoch1.data(), c, h, w, rng, 1, example, scratch.data());
+    augment.apply(epoch2.data(), c, h, w, rng, 2, example, scratch.data());
+    differ += epoch1 != epoch2;
+  }
+  CHECK(differ > 10);
+  CHECK_FALSE(ImageAugmentation{}.enabled());
+}

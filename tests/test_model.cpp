@@ -474,6 +474,42 @@ TEST_CASE("Training is bit-identical for the same seed with 1 and 2 threads", "[
   CHECK(flat_weights(other) != weights[0]);
 }
 
+TEST_CASE("Augmented training is bit-identical for 1 and 2 threads and 1 or 2 processes",
+          "[model][augment]") {
+  const auto data = squares(96, 4);
+  FitOptions options = quiet(2, 32, 5);
+  options.augmentation.max_shift = 2;
+  options.augmentation.horizontal_flip = true;
+  std::vector<float> weights[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto model = small_cnn(11);
+    model.fit(data, options);
+    weights[threads - 1] = flat_weights(model);
+  }
+  set_num_threads(2);
+  CHECK(weights[0] == weights[1]);
+  // Each example's draws are its own, wherever it lands: 2 processes end with one's weights.
+  const auto parallel = train_data_parallel(2, data, options);
+  auto alone = small_cnn(11);
+  FitOptions sharded = options;
+  sharded.gradient_shards = default_gradient_shards;
+  alone.fit(data, sharded);
+  CHECK(parallel[0] == flat_weights(alone));
+  CHECK(parallel[1] == flat_weights(alone));
+  // And it did something: without it the weights differ.
+  auto plain = small_cnn(11);
+  plain.fit(data, quiet(2, 32, 5));
+  CHECK(flat_weights(plain) != weights[0]);
+  // Augmentation needs images.
+  Sequential<float> dense;
+  dense.add(Dense<float>(4));
+  dense.build(Shape{6});
+  dense.compile(SGD<float>(0.1));
+  Dataset<float> flat(Tensor<float>(Shape{8, 6}, 0.5f), Tensor<std::int32_t>(Shape{8}, 1));
+  CHECK_THROWS_WITH(dense.fit(flat, options), Contains("augmentation shifts and flips images"));
+}
+
 TEST_CASE("The profiler times every layer of the training steps, and only when asked", "[model][profile]") {
   auto model = small_cnn();
   const auto data = squares(64, 7);

@@ -50,6 +50,7 @@
 #include "tinydl/io/protobuf.hpp"
 #include "tinydl/io/safetensors.hpp"
 
+#include "tinydl/data/augmentation.hpp"
 #include "tinydl/data/dataset.hpp"
 
 #include "tinydl/model/callback.hpp"

@@ -66,6 +66,7 @@ enum class RngStream : std::uint64_t {
   init = 1,            ///< parameter initialisation (plus the parameter's index in the model)
   dropout = 1u << 20,  ///< dropout masks (plus the layer's index)
   shuffle = 1u << 21,  ///< data shuffling
+  augment = 1u << 22,  ///< image augmentation (data/augmentation.hpp)
   user = 1u << 30,     ///< free for user code
 };
 

@@ -54,6 +54,11 @@ class EpochIterator {
     return std::min(batch_size_, order_.size() - batch * batch_size_);
   }
 
+  /// The dataset index of example `i` of batch `batch`.
+  std::size_t example_index(std::size_t batch, std::size_t i) const {
+    return order_[batch * batch_size_ + i];
+  }
+
   /// Writes batch `batch`'s examples into `x` (its size x the item) and their labels into
   /// `labels`; returns how many examples it holds.
   template <typename T>

@@ -25,7 +25,10 @@
 #include "tinydl/core/batch_shards.hpp"
 #include "tinydl/core/communicator.hpp"
 #include "tinydl/core/error.hpp"
+#include "tinydl/core/parallel.hpp"
+#include "tinydl/core/scratch.hpp"
 #include "tinydl/core/tensor.hpp"
+#include "tinydl/data/augmentation.hpp"
 #include "tinydl/data/dataset.hpp"
 #include "tinydl/kernels/softmax.hpp"
 #include "tinydl/layers/layer.hpp"
@@ -59,6 +62,9 @@ struct FitOptions {
   /// to this many. 0: `default_gradient_shards` with a communicator, else 1 (one sum over the
   /// whole batch, the fastest alone). Alone with 8, a run matches a data-parallel one.
   std::size_t gradient_shards = 0;
+  /// Random shifts and flips of the training images, drawn from (seed, epoch, example): see
+  /// data/augmentation.hpp. Needs image examples (C, H, W). Off by default.
+  ImageAugmentation augmentation;
   /// With a communicator: false trades the byte-identity for speed: each process sums its own
   /// part of a batch at once and the sums are one MPI_Allreduce each (summed in MPI's order, so
   /// results vary in the last bits with the number of processes). gradient_shards is then unused.
@@ -246,6 +252,9 @@ class Trainer {
       check_labels(*validation, validation_first, validation_count, "fit (validation data)");
     }
     for (auto* callback : user_callbacks) check<ConfigError>(callback != nullptr, "fit: null callback");
+    check<ConfigError>(!options.augmentation.enabled() || train.item_shape().rank() == 3,
+                       "fit: augmentation shifts and flips images (C, H, W); the examples are ",
+                       train.item_shape());
     const std::size_t batch_size = planned_batch(options.batch_size);
 
     // Data-parallel training, or a fixed summation order alone (gradient_shards > 1).
@@ -332,6 +341,7 @@ class Trainer {
       {
         detail::Observed observed(model_.observer(), StepPart::data);
         batches.gather(batch, offset, local, model_.input_batch(local).data(), labels_.data());
+        if (options.augmentation.enabled()) augment(batches, batch, offset, local, options, epoch);
       }
       const BatchResult result = model_.train_on_batch(model_.input_batch(local), labels_.slice(0, local));
       loss_sum += result.loss * n;
@@ -399,7 +409,24 @@ class Trainer {
                            "process must build, load and fit the same model on the same data");
   }
 
+  /// Applies the options' augmentation to examples [offset, offset + count) of batch `batch`,
+  /// just gathered into the model's input; each example's draws are its own, on any thread.
+  template <typename X>
+  void augment(const EpochIterator<X>& batches, std::size_t batch, std::size_t offset, std::size_t count,
+               const FitOptions& options, std::size_t epoch) {
+    const Shape& item = model_.input_shape();
+    const std::size_t size = item.numel();
+    augment_scratch_.reserve(size);
+    T* x = model_.input_batch(count).data();
+    const CounterRng rng(options.seed);
+    parallel_for(count, [&](std::size_t i, int thread) {
+      options.augmentation.apply(x + i * size, item[0], item[1], item[2], rng, epoch,
+                                 batches.example_index(batch, offset + i), augment_scratch_.get(thread));
+    });
+  }
+
   Sequential<T>& model_;
+  ThreadScratch<T> augment_scratch_;      // one image per thread for augment
   Tensor<std::int32_t> labels_;           // the labels of the current batch
   Communicator* communicator_ = nullptr;  // while validating in data-parallel fit
 };
