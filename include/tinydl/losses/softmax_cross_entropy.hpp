@@ -3,9 +3,10 @@
 /// `SoftmaxCrossEntropy`: softmax and cross-entropy fused, mean over the batch (PyTorch's
 /// `nn.CrossEntropyLoss` on logits). For logits z (N, C), with p = softmax(z) row by row:
 ///
-///     integer labels y_b:   L = 1/N sum_b (logsumexp(z_b) - z_b[y_b])        dL/dz_b = (p_b - onehot(y_b)) /
-///     N soft targets t_b:     L = 1/N sum_b sum_j t_bj (logsumexp(z_b) - z_bj) dL/dz_b = (p_b * sum_j t_bj -
-///     t_b) / N
+///     integer labels y_b:  L = 1/N sum_b (logsumexp(z_b) - z_b[y_b])
+///                          dL/dz_b = (p_b - onehot(y_b)) / N
+///     soft targets t_b:    L = 1/N sum_b sum_j t_bj (logsumexp(z_b) - z_bj)
+///                          dL/dz_b = (p_b * sum_j t_bj - t_b) / N
 ///
 /// logsumexp subtracts the row maximum first, so logits of +-1e4 give exact, finite results.
 
