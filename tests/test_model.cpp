@@ -446,6 +446,47 @@ TEST_CASE("One gradient shard is exactly the unsharded step", "[model][distribut
   CHECK(flat_weights(plain) == flat_weights(one_shard));
 }
 
+TEST_CASE("A Conv2D doing a ReLU's backward shard by shard gives the unsharded gradients",
+          "[model][distributed]") {
+  // Data-parallel steps run a Conv2D's backward shard by shard (Layer::backward_by_shard); after
+  // a ReLU that is backward_through_relu on each shard's slices. Against the plain step: the same
+  // gradients up to the order of the sums over shards.
+  auto [x, labels] = fashion_like_batch(16, 41);
+  auto make = [] {
+    Sequential<float> m;
+    m.add(Conv2D<float>(4, 3, 1, Padding::same()))
+        .add(ReLU<float>())
+        .add(Conv2D<float>(4, 3, 2, Padding(1)))
+        .add(ReLU<float>())
+        .add(MaxPool2D<float>(2))
+        .add(Flatten<float>())
+        .add(Dense<float>(10));
+    m.build(Shape{1, 28, 28}, 6);
+    m.compile(SGD<float>(0.1));
+    return m;
+  };
+  auto plain = make(), sharded = make();
+  REQUIRE(sharded.backward_done_by_next(1));  // the ReLU before the second Conv2D
+  plain.compute_gradients(x.view(), labels.view());
+  LocalCommunicator alone;
+  BatchShards shards(alone, 8, Summation::shard_order);
+  shards.set_batch(16);
+  sharded.set_batch_shards(&shards);
+  sharded.compute_gradients(x.view(), labels.view());
+  sharded.set_batch_shards(nullptr);
+  const auto a = plain.parameters(), b = sharded.parameters();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    double worst = 0, largest = 0;
+    for (std::size_t j = 0; j < a[i].grad.size(); ++j) {
+      worst = std::max(worst, std::abs(double(a[i].grad[j]) - double(b[i].grad[j])));
+      largest = std::max(largest, std::abs(double(a[i].grad[j])));
+    }
+    INFO("parameter " << i);
+    CHECK(largest > 0);
+    CHECK(worst <= 1e-5 * largest);
+  }
+}
+
 TEST_CASE("Data-parallel processes that differ fail at the start with the same clear error",
           "[model][distributed]") {
   const auto data = squares(64, 4);
