@@ -163,17 +163,15 @@ void maxpool_plane(const Window2d& g, const T* plane, T* out, std::int32_t* arg)
     return;
   }
   for (std::size_t oh = 0; oh < oh_n; ++oh) {
+    const Window2d::Span rows = g.rows_inside(oh);
     for (std::size_t ow = 0; ow < ow_n; ++ow) {
+      const Window2d::Span cols = g.cols_inside(ow);
       T best = -std::numeric_limits<T>::infinity();
       std::size_t best_index = 0;
       bool found = false;
-      for (std::size_t i = 0; i < g.kernel_h; ++i) {
-        const std::size_t h = oh * g.stride_h + i;  // in padded coordinates
-        if (h < g.pad_h || h - g.pad_h >= g.in_h) continue;
-        for (std::size_t j = 0; j < g.kernel_w; ++j) {
-          const std::size_t w = ow * g.stride_w + j;
-          if (w < g.pad_w || w - g.pad_w >= g.in_w) continue;
-          const std::size_t index = (h - g.pad_h) * g.in_w + (w - g.pad_w);
+      for (std::size_t h = rows.begin; h < rows.end; ++h) {
+        for (std::size_t w = cols.begin; w < cols.end; ++w) {
+          const std::size_t index = h * g.in_w + w;
           const T v = plane[index];
           if (!found || v > best || (v != v && best == best)) {  // NaN wins, as in PyTorch
             best = v;
@@ -240,18 +238,11 @@ void avgpool_forward(const Window2d& g, std::size_t planes, const T* x, T* y, bo
     T* out = y + static_cast<std::size_t>(p) * out_size;
     for (std::size_t oh = 0; oh < oh_n; ++oh)
       for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        const Window2d::Span rows = g.rows_inside(oh), cols = g.cols_inside(ow);
         T sum = T(0);
-        std::size_t inside = 0;
-        for (std::size_t i = 0; i < g.kernel_h; ++i) {
-          const std::size_t h = oh * g.stride_h + i;  // in padded coordinates
-          if (h < g.pad_h || h - g.pad_h >= g.in_h) continue;
-          for (std::size_t j = 0; j < g.kernel_w; ++j) {
-            const std::size_t w = ow * g.stride_w + j;
-            if (w < g.pad_w || w - g.pad_w >= g.in_w) continue;
-            sum += plane[(h - g.pad_h) * g.in_w + (w - g.pad_w)];
-            ++inside;
-          }
-        }
+        for (std::size_t h = rows.begin; h < rows.end; ++h)
+          for (std::size_t w = cols.begin; w < cols.end; ++w) sum += plane[h * g.in_w + w];
+        const std::size_t inside = (rows.end - rows.begin) * (cols.end - cols.begin);
         out[oh * ow_n + ow] = sum / static_cast<T>(count_padding ? g.kernel_h * g.kernel_w : inside);
       }
   }
@@ -269,17 +260,13 @@ void avgpool_backward(const Window2d& g, std::size_t planes, const T* dy, T* dx,
     std::fill(plane, plane + in_size, T(0));
     for (std::size_t oh = 0; oh < oh_n; ++oh)
       for (std::size_t ow = 0; ow < ow_n; ++ow) {
-        // the window's rows [h0, h1) and columns [w0, w1) inside the plane
-        const std::size_t top = oh * g.stride_h, left = ow * g.stride_w;
-        const std::size_t h0 = top < g.pad_h ? 0 : top - g.pad_h, w0 = left < g.pad_w ? 0 : left - g.pad_w;
-        const std::size_t h1 = std::min(g.in_h, top + g.kernel_h > g.pad_h ? top + g.kernel_h - g.pad_h : 0);
-        const std::size_t w1 =
-            std::min(g.in_w, left + g.kernel_w > g.pad_w ? left + g.kernel_w - g.pad_w : 0);
-        if (h1 <= h0 || w1 <= w0) continue;
-        const std::size_t divisor = count_padding ? g.kernel_h * g.kernel_w : (h1 - h0) * (w1 - w0);
-        const T share = grad[oh * ow_n + ow] / static_cast<T>(divisor);
-        for (std::size_t h = h0; h < h1; ++h)
-          for (std::size_t w = w0; w < w1; ++w) plane[h * g.in_w + w] += share;
+        const Window2d::Span rows = g.rows_inside(oh), cols = g.cols_inside(ow);
+        const std::size_t inside = (rows.end - rows.begin) * (cols.end - cols.begin);
+        if (inside == 0) continue;
+        const T share =
+            grad[oh * ow_n + ow] / static_cast<T>(count_padding ? g.kernel_h * g.kernel_w : inside);
+        for (std::size_t h = rows.begin; h < rows.end; ++h)
+          for (std::size_t w = cols.begin; w < cols.end; ++w) plane[h * g.in_w + w] += share;
       }
   }
 }

@@ -15,62 +15,41 @@
 
 #include "tinydl/kernels/pooling.hpp"
 #include "tinydl/layers/layer.hpp"
-#include "tinydl/layers/window_options.hpp"
+#include "tinydl/layers/pooling2d.hpp"
 
 namespace tinydl {
 
 /// Average pooling over `size` windows moved by `stride` (default: the window size), with optional
 /// zero padding. Input (N, C, H, W), output (N, C, OH, OW).
 template <typename T>
-class AveragePooling2D : public Layer<T> {
+class AveragePooling2D : public Pooling2D<T> {
  public:
   /// `AveragePooling2D<float>(2)`: 2x2 windows, stride 2. A stride of 0 means "the window size".
   explicit AveragePooling2D(Size2d size, Size2d stride = 0, Size2d padding = 0, bool count_include_pad = true)
-      : size_(size),
-        stride_(stride.h == 0 || stride.w == 0 ? size : stride),
-        padding_(padding),
-        count_include_pad_(count_include_pad) {
-    check<ConfigError>(size.h > 0 && size.w > 0, "AveragePooling2D: size must be at least 1x1, got ", size.h,
-                       "x", size.w);
-    check<ConfigError>(2 * padding_.h <= size.h && 2 * padding_.w <= size.w,
-                       "AveragePooling2D: padding must be at most half the window, got padding ", padding_.h,
-                       "x", padding_.w, " for a ", size.h, "x", size.w, " window");
-  }
+      : Pooling2D<T>("AveragePooling2D", size, stride, padding), count_include_pad_(count_include_pad) {}
 
   std::string type() const override { return "AveragePooling2D"; }
 
-  Shape output_shape(const Shape& input) const override {
-    check<ShapeError>(input.rank() == 4, this->who(), ": expected input (N, C, H, W), got ", input);
-    check<ShapeError>(input[2] + 2 * padding_.h >= size_.h && input[3] + 2 * padding_.w >= size_.w,
-                      this->who(), ": a ", size_.h, "x", size_.w, " window does not fit input ", input);
-    const kernels::Window2d g = window(input);
-    return Shape{input[0], input[1], g.out_h(), g.out_w()};
-  }
-
   nlohmann::json config() const override {
-    return {{"pool_size", size_.to_json()},
-            {"stride", stride_.to_json()},
-            {"padding", padding_.to_json()},
-            {"count_include_pad", count_include_pad_}};
+    nlohmann::json c = Pooling2D<T>::config();
+    c["count_include_pad"] = count_include_pad_;
+    return c;
   }
 
  protected:
   void forward_impl(TensorView<const T> x, TensorView<T> y, Mode) override {
-    kernels::avgpool_forward(window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(),
+    kernels::avgpool_forward(this->window(x.shape()), x.shape()[0] * x.shape()[1], x.data(), y.data(),
                              count_include_pad_);
   }
 
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
                      TensorView<T> dx) override {
     if (!dx.data()) return;
-    kernels::avgpool_backward(window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), dx.data(),
+    kernels::avgpool_backward(this->window(x.shape()), x.shape()[0] * x.shape()[1], dy.data(), dx.data(),
                               count_include_pad_);
   }
 
  private:
-  kernels::Window2d window(const Shape& input) const { return make_window(input, size_, stride_, padding_); }
-
-  Size2d size_, stride_, padding_;
   bool count_include_pad_;
 };
 
