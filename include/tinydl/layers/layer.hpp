@@ -162,10 +162,10 @@ class Layer {
   /// An evaluation pass with the stage applied: y = stage(W x) (see output_stage.hpp). Checked as
   /// `forward`, y against `output_shape_with_stage`; there is no backward of it.
   void forward_with_stage(TensorView<const T> x, TensorView<T> y, const OutputStage<T>& stage) {
-    check_shapes("forward", x.shape(), output_shape(x.shape()));
-    check<ShapeError>(y.shape() == output_shape_with_stage(x.shape(), stage), who(),
-                      ": forward with its output stage expected output ",
-                      output_shape_with_stage(x.shape(), stage), ", got ", y.shape());
+    check_shapes("forward", x.shape(), output_shape(x.shape()));  // built, and x the built input's shape
+    const Shape expected = output_shape_with_stage(x.shape(), stage);
+    check<ShapeError>(y.shape() == expected, who(), ": forward with its output stage expected output ",
+                      expected, ", got ", y.shape());
     paired_input_ = nullptr;
     forward_with_stage_impl(x, y, stage);
   }
