@@ -659,3 +659,205 @@ TEST_CASE("ReLU passes NaN through, as PyTorch does, and keeps every other value
   CHECK(y[2] == 2.5f);
   CHECK((y[3] == 0.0f && !std::signbit(y[3])));
 }
+
+// ---- Residual blocks ----------------------------------------------------------------------------
+
+namespace {
+
+/// Conv 3x3 stride `stride` -> BatchNorm -> ReLU -> Conv 3x3 -> BatchNorm: a ResNet block's body
+/// (the convolutions without bias, which the BatchNorm after them would cancel).
+template <typename T>
+Residual<T> conv_block(std::size_t filters, std::size_t stride) {
+  Residual<T> block;
+  block.add(Conv2D<T>(filters, 3, stride, Padding(1), false))
+      .add(BatchNorm<T>())
+      .add(ReLU<T>())
+      .add(Conv2D<T>(filters, 3, 1, Padding(1), false))
+      .add(BatchNorm<T>());
+  return block;
+}
+
+/// Sets every BatchNorm inside `layer` (a block, at any depth) to a non-trivial affine map.
+template <typename T>
+void vary_batchnorms(Layer<T>& layer) {
+  std::size_t k = 0;
+  for (auto& p : layer.params())
+    if (p.name.size() >= 6 && p.name.compare(p.name.size() - 6, 6, "weight") == 0 && p.value.rank() == 1)
+      for (std::size_t c = 0; c < p.value.size(); ++c)
+        p.value[c] = T(0.6 + 0.1 * static_cast<double>(k++ % 7));
+}
+
+}  // namespace
+
+TEST_CASE("Residual backward matches finite differences: identity, projection, own shortcut, nested",
+          "[layers][residual][gradcheck]") {
+  SECTION("identity shortcut around dense layers") {
+    Residual<double> block;
+    block.add(Dense<double>(7)).add(Tanh<double>()).add(Dense<double>(7));
+    build(block, Shape{3, 7});
+    test::check_gradients(block, test::random_tensor<double>(Shape{3, 7}, 1), Mode::train);
+  }
+  for (Mode mode : {Mode::train, Mode::eval}) {
+    INFO((mode == Mode::train ? "train" : "eval"));
+    SECTION(std::string("automatic projection (stride 2, more channels), ") +
+            (mode == Mode::train ? "train" : "eval")) {
+      Residual<double> block = conv_block<double>(4, 2);
+      build(block, Shape{2, 3, 7, 6});
+      REQUIRE(block.projection_is_automatic());
+      CHECK(block.shortcut(0).type() == "Conv2D");
+      vary_batchnorms(block);
+      test::check_gradients(block, test::random_tensor<double>(Shape{2, 3, 7, 6}, 2), mode);
+    }
+    SECTION(std::string("a shortcut of its own, ") + (mode == Mode::train ? "train" : "eval")) {
+      Residual<double> block = conv_block<double>(4, 2);
+      block.add_shortcut(Conv2D<double>(4, 1, 2, Padding::valid(), false)).add_shortcut(BatchNorm<double>());
+      build(block, Shape{2, 3, 7, 6});
+      CHECK_FALSE(block.projection_is_automatic());
+      vary_batchnorms(block);
+      test::check_gradients(block, test::random_tensor<double>(Shape{2, 3, 7, 6}, 3), mode);
+    }
+  }
+  SECTION("nested: a block inside a block, a ReLU first (its backward done by the Conv2D after it)") {
+    Residual<double> inner;
+    inner.add(Conv2D<double>(2, 3, 1, Padding::same()))
+        .add(ReLU<double>())
+        .add(Conv2D<double>(2, 3, 1, Padding::same()));
+    Residual<double> outer;
+    outer.add(ReLU<double>())
+        .add(Conv2D<double>(2, 3, 1, Padding::same()))
+        .add(std::move(inner))
+        .add(Tanh<double>());
+    build(outer, Shape{2, 2, 5, 5});
+    test::check_gradients(outer, test::random_tensor<double>(Shape{2, 2, 5, 5}, 4, -1, 1), Mode::train);
+  }
+}
+
+TEMPLATE_TEST_CASE("Residual matches a PyTorch module of the same layers, names included",
+                   "[layers][residual][golden]", float, double) {
+  // tests/reference/residual_*.safetensors, from tests/reference/make_layers.py (PyTorch 1.13):
+  // parameters "param.<name>" under the block's state_dict names, gradients "d<name>", running
+  // statistics after the training step "after.<name>".
+  Residual<TestType> projection = conv_block<TestType>(4, 2);
+  projection.add_shortcut(Conv2D<TestType>(4, 1, 2, Padding::valid(), false))
+      .add_shortcut(BatchNorm<TestType>());
+  Residual<TestType> inner;
+  inner.add(Conv2D<TestType>(2, 3, 1, Padding(1))).add(Tanh<TestType>());
+  Residual<TestType> nested;
+  nested.add(Conv2D<TestType>(2, 3, 1, Padding(1)))
+      .add(ReLU<TestType>())
+      .add(std::move(inner))
+      .add(Conv2D<TestType>(2, 1));
+  for (auto* block : {&projection, &nested}) {
+    const std::string name = block == &projection ? "residual_projection" : "residual_nested";
+    INFO(name);
+    const auto file =
+        io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/reference/" + name + ".safetensors");
+    build(*block, file.read_as<TestType>("x").shape());
+    for (auto& p : block->params())
+      if (!p.integer) file.read_into("param." + p.name, p.value);
+    check_against_golden(*block, file);
+    for (auto& p : block->params())
+      if (file.contains("after." + p.name)) {
+        INFO(p.name);
+        Tensor<TestType> actual(p.value.shape());
+        std::copy(p.value.begin(), p.value.end(), actual.begin());
+        CHECK(test::relative_error(actual, file.read_as<double>("after." + p.name)) <=
+              test::parity_tolerance<TestType>());
+      }
+  }
+}
+
+TEST_CASE("Residual: without dx the parameter gradients are the same; fused evaluation as layer by layer",
+          "[layers][residual]") {
+  const Shape in{3, 3, 8, 8};
+  const Tensor<float> x = test::random_tensor<float>(in, 11);
+  Residual<float> block = conv_block<float>(5, 2);
+  build(block, in);
+  vary_batchnorms(block);
+  Tensor<float> y(block.output_shape(in)), dx(in);
+  const Tensor<float> dy = test::random_tensor<float>(y.shape(), 12);
+  // The model's first trainable layer is given no dx: the gradients must not depend on it.
+  std::vector<std::vector<float>> with_dx, without_dx;
+  for (auto* grads : {&with_dx, &without_dx}) {
+    zero_grads(block);
+    block.forward(x.view(), y.view(), Mode::train);
+    block.backward(x.view(), y.view(), dy.view(), grads == &with_dx ? dx.view() : TensorView<float>());
+    for (auto& p : block.params())
+      if (p.trainable()) grads->emplace_back(p.grad.begin(), p.grad.end());
+  }
+  CHECK(with_dx == without_dx);
+
+  // Evaluation: fused (Conv2D + BatchNorm + ReLU in one epilogue) within rounding of layer by layer.
+  Tensor<float> fused(y.shape());
+  block.forward(x.view(), fused.view(), Mode::eval);
+  Tensor<float> h(x.shape());
+  std::copy(x.begin(), x.end(), h.begin());
+  Tensor<float> body = h, skip = h;
+  for (std::size_t i = 0; i < block.body_size(); ++i) {
+    Tensor<float> next(block.body(i).output_shape(body.shape()));
+    block.body(i).forward(body.view(), next.view(), Mode::eval);
+    body = std::move(next);
+  }
+  for (std::size_t i = 0; i < block.shortcut_size(); ++i) {
+    Tensor<float> next(block.shortcut(i).output_shape(skip.shape()));
+    block.shortcut(i).forward(skip.view(), next.view(), Mode::eval);
+    skip = std::move(next);
+  }
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] += skip[i];
+  CHECK(test::relative_error(fused, body) <= 1e-5);
+}
+
+TEST_CASE("Residual's config rebuilds it; bad configs and shapes are clear errors",
+          "[layers][residual][config]") {
+  Residual<float> inner;
+  inner.add(Conv2D<float>(4, 3, 1, Padding::same())).add(Dropout<float>(0.2));
+  Residual<float> block = conv_block<float>(4, 2);
+  block.add(std::move(inner));
+  block.add_shortcut(Conv2D<float>(4, 1, 2, Padding::valid(), false));
+  const Shape in{2, 3, 9, 11};
+  const auto copy = make_layer<float>("Residual", block.config());
+  CHECK(copy->config() == block.config());
+  const std::uint64_t predicted = copy->parameter_count(in);
+  copy->build(in, CounterRng(1), 0);
+  std::uint64_t created = 0;
+  for (const auto& p : copy->params()) created += p.value.size();
+  CHECK(predicted == created);
+  CHECK(copy->counters().size() == 1);  // the inner Dropout's step
+
+  // The automatic projection is not written: a rebuilt block derives it again.
+  Residual<float> automatic = conv_block<float>(6, 2);
+  automatic.build(in, CounterRng(1), 0);
+  CHECK(automatic.config().at("shortcut").empty());
+  const auto rebuilt = make_layer<float>("Residual", automatic.config());
+  CHECK(rebuilt->parameter_count(in) == automatic.parameter_count(in));
+
+  CHECK_THROWS_WITH(make_layer<float>("Residual", {{"body", 3}}), Contains("'body' must be an array"));
+  CHECK_THROWS_WITH(make_layer<float>("Residual", {{"body", nlohmann::json::array()}}),
+                    Contains("holds no layers"));
+  CHECK_THROWS_WITH(
+      make_layer<float>("Residual",
+                        {{"body", {{{"type", "Dense"}, {"config", {{"units", 2}}}, {"name", "x"}}}}}),
+      Contains("unknown key 'name'"));
+  CHECK_THROWS_WITH(make_layer<float>("Residual", {{"body", {{{"config", {}}}}}}),
+                    Contains("needs a \"type\" string"));
+  CHECK_THROWS_WITH(
+      make_layer<float>("Residual", {{"body", {{{"type", "Dense"}, {"config", {{"unit", 2}}}}}}}),
+      Contains("Dense: unknown config key 'unit'"));
+  // A file cannot make loading recurse without end.
+  nlohmann::json deep = {{"body", {{{"type", "ReLU"}}}}};
+  for (int i = 0; i < 40; ++i) deep = {{"body", {{{"type", "Residual"}, {"config", deep}}}}};
+  CHECK_THROWS_WITH(make_layer<float>("Residual", deep), Contains("nest more than 32 deep"));
+
+  // Shapes: an identity shortcut needs the body to keep the shape, a projection a 1x1 convolution.
+  Residual<float> flat;
+  flat.add(Dense<float>(5));
+  CHECK_THROWS_WITH(flat.output_shape(Shape{2, 7}), Contains("which no 1x1 convolution does"));
+  Residual<float> mismatch = conv_block<float>(4, 1);
+  mismatch.add_shortcut(Conv2D<float>(4, 1, 2));
+  CHECK_THROWS_WITH(mismatch.output_shape(in), Contains("but the shortcut to"));
+  Residual<float> bad_inner = conv_block<float>(4, 1);
+  bad_inner.add(Dense<float>(3));
+  CHECK_THROWS_WITH(bad_inner.output_shape(in), Contains("body layer 5 (Dense) does not fit"));
+  Residual<float> empty;
+  CHECK_THROWS_AS(empty.output_shape(in), ConfigError);
+}

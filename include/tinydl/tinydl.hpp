@@ -32,10 +32,12 @@
 #include "tinydl/layers/dense.hpp"
 #include "tinydl/layers/dropout.hpp"
 #include "tinydl/layers/flatten.hpp"
+#include "tinydl/layers/fused_forward.hpp"
 #include "tinydl/layers/layer.hpp"
 #include "tinydl/layers/layer_registry.hpp"
 #include "tinydl/layers/make_layer.hpp"
 #include "tinydl/layers/maxpool2d.hpp"
+#include "tinydl/layers/residual.hpp"
 #include "tinydl/layers/softmax.hpp"
 #include "tinydl/layers/window_options.hpp"
 

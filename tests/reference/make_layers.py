@@ -50,3 +50,62 @@ case(out, "avgpool3_stride2_pad1_exclude", torch.nn.AvgPool2d(3, 2, 1, count_inc
      {"layer": "AvgPool2d", "kernel": 3, "stride": 2, "padding": 1, "count_include_pad": False})
 case(out, "global_avgpool", torch.nn.AdaptiveAvgPool2d(1), (3, 4, 5, 7), 4,
      {"layer": "AdaptiveAvgPool2d(1) + flatten"}, flatten=True)
+
+
+class Residual(torch.nn.Module):
+    """PyTorch's form of tinydl's Residual block: y = body(x) + shortcut(x), the body's layers as
+    children "0", "1", ... and the shortcut's as "shortcut.0", ... (identity when there is none),
+    so a state_dict has tinydl's names ("0.weight", "shortcut.1.running_mean")."""
+
+    def __init__(self, body, shortcut=()):
+        super().__init__()
+        for i, layer in enumerate(body):
+            self.add_module(str(i), layer)
+        self.body_size = len(body)
+        self.shortcut = torch.nn.Sequential(*shortcut) if shortcut else None
+
+    def forward(self, x):
+        y = x
+        for i in range(self.body_size):
+            y = self._modules[str(i)](y)
+        return y + (self.shortcut(x) if self.shortcut is not None else x)
+
+
+def block_case(out_dir, name, module, shape, seed, metadata):
+    """Forward and backward of a block in training mode, in double: x, y, dy, dx, every parameter
+    and buffer after the step (running statistics move) under its state_dict name, and the gradient
+    of each trainable parameter as "d" + name."""
+    g = torch.Generator().manual_seed(seed)
+    module = module.double()
+    with torch.no_grad():  # weights drawn from the seed, BatchNorm's affine away from (1, 0)
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.5)
+    params = {k: v.detach().clone() for k, v in module.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+    x = torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+    module.train()
+    y = module(x)
+    dy = torch.randn(*y.shape, generator=g, dtype=torch.float64)
+    y.backward(dy)
+    tensors = {"x": x, "y": y, "dy": dy, "dx": x.grad}
+    tensors.update({"param." + k: v for k, v in params.items()})
+    tensors.update({"after." + k: v.detach().clone() for k, v in module.state_dict().items()
+                    if "running" in k})
+    tensors.update({"d" + k: p.grad for k, p in module.named_parameters()})
+    metadata = dict(metadata, producer=f"PyTorch {torch.__version__}", seed=seed)
+    save(f"{out_dir}/{name}.safetensors", tensors, metadata)
+
+
+nn = torch.nn
+# Conv 3x3 stride 2 (no bias: BatchNorm follows) -> BatchNorm -> ReLU -> Conv 3x3 -> BatchNorm, shortcut Conv 1x1 stride 2 (no bias)
+# -> BatchNorm: the downsampling block of a ResNet.
+block_case(out, "residual_projection",
+           Residual([nn.Conv2d(3, 4, 3, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                     nn.Conv2d(4, 4, 3, 1, 1, bias=False), nn.BatchNorm2d(4)],
+                    [nn.Conv2d(3, 4, 1, 2, bias=False), nn.BatchNorm2d(4)]),
+           (3, 3, 7, 6), 5, {"layer": "Residual(conv s2, bn, relu, conv, bn; shortcut conv1x1 s2, bn)"})
+# An identity block whose body holds another identity block: nesting and the names "1.0.weight".
+block_case(out, "residual_nested",
+           Residual([nn.Conv2d(2, 2, 3, 1, 1), nn.ReLU(),
+                     Residual([nn.Conv2d(2, 2, 3, 1, 1), nn.Tanh()]), nn.Conv2d(2, 2, 1)]),
+           (2, 2, 5, 5), 6, {"layer": "Residual(conv, relu, Residual(conv, tanh), conv 1x1)"})

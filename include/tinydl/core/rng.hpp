@@ -70,6 +70,18 @@ enum class RngStream : std::uint64_t {
   user = 1u << 30,     ///< free for user code
 };
 
+/// The stream of part `part` of whatever `stream` names (a layer inside a `Residual` block draws
+/// from `substream(block's stream, its position)`): the splitmix64 finaliser of both, so parts of
+/// parts stay apart too; a multiple of 256, leaving the low byte for the part's own parameters.
+/// Its low 32 bits (what Dropout keeps) are not zero, and not those of a well-known stream.
+inline std::uint64_t substream(std::uint64_t stream, std::uint64_t part) {
+  std::uint64_t z = stream + 0x9E3779B97F4A7C15ull * (part + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (z & ~std::uint64_t{0xFF}) | (std::uint64_t{1} << 31);  // bit 31: above every RngStream
+}
+
 /// A stateless generator: `seed` picks the key, each draw names its (stream, index).
 class CounterRng {
  public:

@@ -65,6 +65,12 @@ double sum_of_squares(std::size_t n, const T* x) {
   return sum;
 }
 
+/// y[i] = a[i] + b[i]; y may be a or b (a residual block's sum, and the sum of its two gradients).
+template <typename T>
+void add(std::size_t n, const T* a, const T* b, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
 /// y = alpha * x + y.
 template <typename T>
 void axpy(std::size_t n, T alpha, const T* x, T* y) {

@@ -84,6 +84,15 @@ class Layer {
     return 0;
   }
 
+  /// The most values per example of a tensor the layer keeps inside beyond its output (a
+  /// `Residual` block's inner outputs), for inputs shaped like `input`: a model file's
+  /// architecture is checked against the memory it would take before anything is allocated.
+  /// 0 (the default) for layers that keep nothing of the kind.
+  virtual std::uint64_t inner_activation_values(const Shape& input) const {
+    (void)input;
+    return 0;
+  }
+
   /// Sizes internal buffers for batches of up to `max_batch` so later passes allocate nothing.
   /// Optional: a larger batch than reserved grows the buffers on first use.
   virtual void reserve(std::size_t max_batch) { (void)max_batch; }
@@ -191,15 +200,17 @@ class Layer {
   /// the global batch's gradients. The model calls it for every layer after the backward pass;
   /// it does nothing when nothing is pending.
   void finish_backward() {
-    if (!shard_pending_) return;
-    shard_pending_ = false;
-    shards_->finish_sum(shard_request_, shard_partials_.data(), shard_row_, shard_gathered_.data(),
-                        shard_total_.data());
-    const T* from = shard_total_.data();
-    for (auto& g : shard_grads_) {
-      std::copy(from, from + g.size(), g.begin());
-      from += g.size();
+    if (shard_pending_) {
+      shard_pending_ = false;
+      shards_->finish_sum(shard_request_, shard_partials_.data(), shard_row_, shard_gathered_.data(),
+                          shard_total_.data());
+      const T* from = shard_total_.data();
+      for (auto& g : shard_grads_) {
+        std::copy(from, from + g.size(), g.begin());
+        from += g.size();
+      }
     }
+    finish_backward_impl();
   }
 
   /// The shard layout set by `set_batch_shards` (null outside data-parallel training steps).
@@ -267,6 +278,10 @@ class Layer {
   /// `batch_shards()` itself, in forward and backward, leaving the global batch's gradients. Other
   /// layers treat examples independently and are run shard by shard.
   virtual bool handles_shards() const { return false; }
+
+  /// Completes what `finish_backward` must beyond the layer's own exchange: a block's inner layers'
+  /// (`Residual`). Default: nothing.
+  virtual void finish_backward_impl() {}
 
   /// Override to precompute what inference can reuse (see `prepare_inference`). Default: nothing.
   virtual void prepare_inference_impl() {}

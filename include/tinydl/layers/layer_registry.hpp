@@ -30,19 +30,10 @@ using LayerFactory = std::function<std::unique_ptr<Layer<T>>(const nlohmann::jso
 
 /// The layer types built into `make_layer`.
 inline const std::vector<std::string>& builtin_layer_types() {
-  static const std::vector<std::string> types{"Dense",
-                                              "Conv2D",
-                                              "MaxPool2D",
-                                              "AveragePooling2D",
-                                              "GlobalAveragePooling2D",
-                                              "BatchNorm",
-                                              "Dropout",
-                                              "Flatten",
-                                              "ReLU",
-                                              "LeakyReLU",
-                                              "Sigmoid",
-                                              "Tanh",
-                                              "Softmax"};
+  static const std::vector<std::string> types{
+      "Dense",     "Conv2D",    "MaxPool2D", "AveragePooling2D", "GlobalAveragePooling2D",
+      "Residual",  "BatchNorm", "Dropout",   "Flatten",          "ReLU",
+      "LeakyReLU", "Sigmoid",   "Tanh",      "Softmax"};
   return types;
 }
 

@@ -19,6 +19,7 @@
 #include "tinydl/layers/flatten.hpp"
 #include "tinydl/layers/layer_registry.hpp"
 #include "tinydl/layers/maxpool2d.hpp"
+#include "tinydl/layers/residual.hpp"
 #include "tinydl/layers/softmax.hpp"
 
 namespace tinydl {
@@ -75,6 +76,48 @@ class LayerConfig {
 
 }  // namespace detail
 
+template <typename T>
+std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::json& config);
+
+namespace detail {
+
+/// How deep `Residual` blocks may nest in a config: a file cannot make loading recurse without end.
+inline constexpr std::size_t max_block_nesting = 32;
+
+/// make_layer for `Residual`: each entry of "body" and "shortcut" is {"type", "config"}.
+template <typename T>
+std::unique_ptr<Layer<T>> make_residual(const nlohmann::json& config, std::size_t depth) {
+  const LayerConfig c("Residual", config, {"body", "shortcut"});
+  check<ConfigError>(depth < max_block_nesting, "Residual: blocks nest more than ", max_block_nesting,
+                     " deep");
+  auto block = std::make_unique<Residual<T>>();
+  for (const char* part : {"body", "shortcut"}) {
+    const nlohmann::json* layers = c.find(part);
+    if (!layers && std::string(part) == "shortcut") continue;
+    check<ConfigError>(layers && layers->is_array(), "Residual: config key '", part,
+                       "' must be an array of {\"type\", \"config\"}");
+    for (const nlohmann::json& entry : *layers) {
+      check<ConfigError>(entry.is_object() && entry.contains("type") && entry.at("type").is_string(),
+                         "Residual: each layer of '", part, "' needs a \"type\" string, got ", entry.dump());
+      for (const auto& item : entry.items())
+        check<ConfigError>(item.key() == "type" || item.key() == "config", "Residual: unknown key '",
+                           item.key(), "' in a layer of '", part, "'");
+      const std::string type = entry.at("type").get<std::string>();
+      const nlohmann::json inner = entry.contains("config") ? entry.at("config") : nlohmann::json::object();
+      std::unique_ptr<Layer<T>> layer =
+          type == "Residual" ? make_residual<T>(inner, depth + 1) : make_layer<T>(type, inner);
+      if (std::string(part) == "body")
+        block->add(std::move(layer));
+      else
+        block->add_shortcut(std::move(layer));
+    }
+  }
+  check<ConfigError>(block->body_size() > 0, "Residual: config key 'body' holds no layers");
+  return block;
+}
+
+}  // namespace detail
+
 /// The layer of type `type` ("Dense", "Conv2D", ..., or a registered user type) with options from
 /// `config` (as written by `Layer::config()`). Throws `ConfigError` for an unknown type, a
 /// missing or mistyped option, an unknown key, or a registered factory whose layer is not of
@@ -82,6 +125,7 @@ class LayerConfig {
 template <typename T>
 std::unique_ptr<Layer<T>> make_layer(const std::string& type, const nlohmann::json& config) {
   using detail::LayerConfig;
+  if (type == "Residual") return detail::make_residual<T>(config, 0);
   if (type == "Dense") {
     const LayerConfig c(type, config, {"units", "use_bias", "init"});
     return std::make_unique<Dense<T>>(c.required_count("units"), c.get("use_bias", true),

@@ -37,6 +37,7 @@
 #include "tinydl/core/tensor.hpp"
 #include "tinydl/data/dataset.hpp"
 #include "tinydl/kernels/softmax.hpp"
+#include "tinydl/layers/fused_forward.hpp"
 #include "tinydl/layers/layer.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
 #include "tinydl/model/callback.hpp"
@@ -510,29 +511,10 @@ class Sequential {
   }
 
   /// An evaluation pass with the layers fused where a kernel can do a neighbour's work
-  /// (layers/output_stage.hpp): a Conv2D or Dense layer applies the BatchNorm, ReLU and Dropout
-  /// layers after it in its GEMM's epilogue, writing straight into the last one's output, and
-  /// layers that only reshape (Flatten, Dropout) hand their input on without a copy. Same values
-  /// as layer by layer, up to the rounding of a folded BatchNorm.
+  /// (layers/fused_forward.hpp): a Conv2D or Dense layer applies the BatchNorm, ReLU and Dropout
+  /// layers after it in its GEMM's epilogue, and layers that only reshape hand their input on.
   TensorView<const T> forward_fused(TensorView<const T> x, std::size_t n) {
-    TensorView<const T> in = x;
-    for (std::size_t i = 0; i < layers_.size();) {
-      Layer<T>& layer = *layers_[i];
-      OutputStage<T>& stage = stages_[i];
-      std::size_t next = i + 1;
-      if (layer.begin_output_stage(stage)) {
-        while (next < layers_.size() && layers_[next]->fold_into(stage)) ++next;
-        layer.forward_with_stage(in, activation(next, n), stage);
-        in = activation(next, n);
-      } else if (layer.passes_through_in_eval() && next < layers_.size()) {
-        in = TensorView<const T>(in.data(), activation(next, n).shape());
-      } else {
-        layer.forward(in, activation(next, n), Mode::eval);
-        in = activation(next, n);
-      }
-      i = next;
-    }
-    return in;
+    return tinydl::forward_fused(layers_, stages_, x, [this, n](std::size_t k) { return activation(k, n); });
   }
 
   /// Activation i (0: the input, i: the output of layer i-1) for a batch of n, as a view.

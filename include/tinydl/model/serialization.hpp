@@ -148,11 +148,14 @@ void check_architecture_fits_file(const io::SafetensorsFile& file,
       throw IoError(tinydl::detail::concat(file.source(), ": the architecture needs ", needed,
                                            " parameter values up to layer ", i, " (", layers[i]->type(),
                                            "), but the file holds only ", held, " (is the file corrupt?)"));
+    const Shape in = shape;
     shape = layers[i]->output_shape(shape);
-    if (shape.item_numel() > max_activation_values)
-      throw IoError(tinydl::detail::concat(
-          file.source(), ": layer ", i, " (", layers[i]->type(), ") outputs ", shape.item_numel(),
-          " values per example, more than the limit of ", max_activation_values));
+    const std::uint64_t inner = layers[i]->inner_activation_values(in);
+    if (std::max<std::uint64_t>(shape.item_numel(), inner) > max_activation_values)
+      throw IoError(
+          tinydl::detail::concat(file.source(), ": layer ", i, " (", layers[i]->type(), ") outputs or holds ",
+                                 std::max<std::uint64_t>(shape.item_numel(), inner),
+                                 " values per example, more than the limit of ", max_activation_values));
   }
 }
 
