@@ -47,4 +47,34 @@ inline tinydl::Sequential<float> small_cnn(std::uint64_t seed = 3, std::size_t f
   return model;
 }
 
+/// A small ResNet: Conv2D -> BatchNorm -> ReLU, an identity block (with a Dropout inside) and a
+/// downsampling block with the automatic projection, each followed by a ReLU, then
+/// GlobalAveragePooling2D -> Dense.
+inline tinydl::Sequential<float> small_resnet(std::uint64_t seed = 3) {
+  Sequential<float> model;
+  Residual<float> identity, downsample;
+  identity.add(Conv2D<float>(8, 3, 1, Padding::same(), false))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(Dropout<float>(0.2))
+      .add(Conv2D<float>(8, 3, 1, Padding::same(), false))
+      .add(BatchNorm<float>());
+  downsample.add(Conv2D<float>(12, 3, 2, Padding(1), false))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(Conv2D<float>(12, 3, 1, Padding::same()));
+  model.add(Conv2D<float>(8, 3, 1, Padding::same()))
+      .add(BatchNorm<float>())
+      .add(ReLU<float>())
+      .add(std::move(identity))
+      .add(ReLU<float>())
+      .add(std::move(downsample))
+      .add(ReLU<float>())
+      .add(GlobalAveragePooling2D<float>())
+      .add(Dense<float>(4));
+  model.build(Shape{1, 12, 12}, seed);
+  model.compile(Adam<float>(3e-3));
+  return model;
+}
+
 }  // namespace squares_task

@@ -94,6 +94,7 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
 namespace {
 
 using squares_task::small_cnn;
+using squares_task::small_resnet;
 using squares_task::squares;
 
 std::vector<float> flat_weights(const Sequential<float>& model) {
@@ -133,6 +134,10 @@ TEST_CASE("The study's models have DESIGN.md's parameter counts and a Keras-like
   deeper.build(Shape{1, 28, 28});
   // BatchNorm running means and variances are non-trainable state, as in Keras.
   CHECK(deeper.parameter_count(false) == 2 * (32 + 32 + 64 + 64 + 256));
+  auto resnet = zoo::resnet<float>();
+  resnet.build(Shape{1, 28, 28});
+  CHECK(resnet.parameter_count(true) == 174970);
+  CHECK(resnet.parameter_count(false) == 2 * (16 + 4 * 16 + 5 * 32 + 5 * 64));  // blocks and projections
   const std::string summary = basic.summary();
   CHECK_THAT(summary, Contains("conv2d_0 (Conv2D)"));
   CHECK_THAT(summary, Contains("(N, 32, 26, 26)"));
@@ -211,6 +216,61 @@ TEST_CASE("Whole models match PyTorch: eval logits, train logits, loss and every
     }
     CHECK(compared >= 6);
   }
+}
+
+TEST_CASE("The study's ResNet matches PyTorch: names, train logits, loss, gradients through the depth",
+          "[model][golden][residual]") {
+  // tests/reference/resnet_model.safetensors (tests/reference/make_layers.py): the PyTorch form of
+  // zoo::resnet (bench/torch_resnet.py) with seeded weights under tinydl's names, one training pass
+  // and an evaluation pass after it.
+  const auto file =
+      io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) + "/reference/resnet_model.safetensors");
+  auto model = zoo::resnet<float>();
+  model.build(Shape{1, 28, 28});
+  std::size_t loaded = 0;
+  for (const auto& [key, p] : model.named_parameters()) {
+    if (p.integer) continue;
+    INFO(key);
+    REQUIRE(file.contains("param." + key));  // every PyTorch name is tinydl's
+    file.read_into("param." + key, p.value);
+    ++loaded;
+  }
+  std::size_t in_file = 0;
+  for (const auto& name : file.names()) in_file += name.rfind("param.", 0) == 0;
+  CHECK(loaded == in_file);
+  const Tensor<float> x = file.read_as<float>("x");
+  const Tensor<float> label_values = file.read_as<float>("labels");
+  Tensor<std::int64_t> labels(label_values.shape());
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>(label_values[i]);
+  const double tolerance = 1e-4;
+
+  const BatchResult result = model.compute_gradients(x.view(), labels.view());
+  CHECK(std::abs(result.loss - file.read_as<double>("loss")[0]) <=
+        tolerance * file.read_as<double>("loss")[0]);
+  Tensor<float> logits(model.outputs().shape());
+  std::copy(model.outputs().begin(), model.outputs().end(), logits.begin());
+  CHECK(test::relative_error(logits, file.read_as<double>("train_logits")) <= tolerance);
+  std::size_t compared = 0;
+  for (const auto& [key, p] : model.named_parameters()) {
+    const std::string grad = "d" + key, after = "after." + key;
+    Tensor<float> actual(p.value.shape());
+    if (file.contains(grad)) {
+      INFO(grad);
+      std::copy(p.grad.begin(), p.grad.end(), actual.begin());
+      CHECK(test::relative_error(actual, file.read_as<double>(grad)) <= tolerance);
+      ++compared;
+    } else if (file.contains(after)) {
+      INFO(after);
+      std::copy(p.value.begin(), p.value.end(), actual.begin());
+      CHECK(test::relative_error(actual, file.read_as<double>(after)) <= tolerance);
+      ++compared;
+    }
+  }
+  CHECK(compared == 11);  // 8 gradients, 3 running statistics
+  const auto eval_logits = model.forward(x.view(), Mode::eval);
+  Tensor<float> evaluated(eval_logits.shape());
+  std::copy(eval_logits.begin(), eval_logits.end(), evaluated.begin());
+  CHECK(test::relative_error(evaluated, file.read_as<double>("eval_logits")) <= tolerance);
 }
 
 // ---- training -----------------------------------------------------------------------------------------
@@ -352,7 +412,8 @@ class ThreadCommunicator final : public Communicator {
 std::vector<std::vector<float>> train_data_parallel(int processes, const Dataset<std::uint8_t>& data,
                                                     const FitOptions& base,
                                                     std::vector<History>* histories = nullptr,
-                                                    std::uint64_t odd_seed = 11, bool sgd = false) {
+                                                    std::uint64_t odd_seed = 11, bool sgd = false,
+                                                    Sequential<float> (*make)(std::uint64_t) = nullptr) {
   ThreadGroup group(processes);
   std::vector<std::vector<float>> weights(static_cast<std::size_t>(processes));
   std::vector<History> logs(static_cast<std::size_t>(processes));
@@ -362,7 +423,8 @@ std::vector<std::vector<float>> train_data_parallel(int processes, const Dataset
     threads.emplace_back([&, r] {
       try {
         ThreadCommunicator communicator(group, r);
-        auto model = small_cnn(r == processes - 1 ? odd_seed : 11);
+        const std::uint64_t seed = r == processes - 1 ? odd_seed : 11;
+        auto model = make ? make(seed) : small_cnn(seed);
         if (sgd) model.compile(SGD<float>(0.05));
         FitOptions options = base;
         options.communicator = &communicator;
@@ -413,6 +475,36 @@ TEST_CASE("Data-parallel training gives the bits of one process for 1, 2 and 3 p
   auto unsharded = small_cnn(11);
   unsharded.fit(data, options);
   CHECK(flat_weights(unsharded) != expected);
+}
+
+TEST_CASE("Residual blocks train bit-identically for 1 and 2 threads and 1, 2 and 3 processes",
+          "[model][distributed][residual]") {
+  // The blocks hand the shard layout to their inner layers: the BatchNorms inside exchange their
+  // statistics, the convolutions their gradients, a Dropout inside draws the masks of the whole
+  // batch. 98 examples in batches of 32: one process has no example of the last batch.
+  const auto data = squares(98 + 24, 4);
+  FitOptions options = quiet(2, 32, 5);
+  options.validation_split = 24.0 / 122;
+  options.gradient_shards = default_gradient_shards;
+  std::vector<float> expected;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto alone = small_resnet(11);
+    alone.fit(data, options);
+    if (expected.empty())
+      expected = flat_weights(alone);
+    else
+      CHECK(flat_weights(alone) == expected);
+  }
+  for (int processes : {1, 2, 3}) {
+    INFO(processes << " processes");
+    const auto weights = train_data_parallel(processes, data, options, nullptr, 11, false,
+                                             [](std::uint64_t seed) { return small_resnet(seed); });
+    for (const auto& w : weights) CHECK(w == expected);
+  }
+  auto other = small_resnet(12);  // not vacuous: another seed gives other weights
+  other.fit(data, options);
+  CHECK(flat_weights(other) != expected);
 }
 
 TEST_CASE("The fast (all-reduce) mode trains the same model up to rounding", "[model][distributed]") {
@@ -717,7 +809,7 @@ TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer b
   // statistics are not the identity.
   const std::size_t batch = 24;
   auto [x, labels] = fashion_like_batch(batch, 17);
-  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn", "resnet"}) {
     auto model = zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28}, 3);
     model.compile(Adam<float>(1e-2));
@@ -745,7 +837,7 @@ TEST_CASE("An evaluation pass fuses BatchNorm, ReLU and Dropout into the layer b
       worst = std::max(worst, std::abs(double(fused[i]) - double(in[i])));
       largest = std::max(largest, std::abs(double(in[i])));
     }
-    if (std::string(name) == "deeper_cnn") {
+    if (std::string(name) == "deeper_cnn" || std::string(name) == "resnet") {
       CHECK(worst > 0);  // the fold did happen
       CHECK(worst <= 1e-5 * largest);
     } else {
@@ -758,7 +850,7 @@ TEST_CASE("A Predictor computes the model's evaluation outputs bit for bit, on a
           "[model][predictor]") {
   const std::size_t batch = 24;
   auto [x, labels] = fashion_like_batch(batch, 23);
-  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn", "resnet"}) {
     INFO(name);
     auto model = zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28}, 5);
@@ -825,6 +917,24 @@ TEST_CASE("save -> load_model gives identical predictions; the file is PyTorch-s
   const Tensor<float> a = model.predict(data), b = loaded.predict(data);
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   CHECK(loaded.summary() == model.summary());
+
+  // Residual blocks: nested names as a PyTorch module's, the automatic projection rebuilt on load.
+  auto resnet = small_resnet();
+  resnet.fit(data, quiet(1, 16));
+  resnet.save(path.string());
+  const auto blocks = io::SafetensorsFile::load(path.string());
+  CHECK(blocks.info("3.0.weight").shape == std::vector<std::uint64_t>{8, 8, 3, 3});
+  CHECK(blocks.contains("3.1.running_var"));
+  CHECK(blocks.info("5.shortcut.0.weight").shape == std::vector<std::uint64_t>{12, 8, 1, 1});
+  auto reloaded = load_model<float>(path.string());
+  const Tensor<float> c = resnet.predict(data), d = reloaded.predict(data);
+  CHECK(std::equal(c.begin(), c.end(), d.begin()));
+  // The Dropout inside a block keeps its step in a training state, as one outside does.
+  resnet.save_training_state(path.string());
+  reloaded.compile(Adam<float>(3e-3));
+  REQUIRE(reloaded.counters() != resnet.counters());
+  reloaded.load_training_state(path.string());
+  CHECK(reloaded.counters() == resnet.counters());
 }
 
 namespace {
@@ -897,8 +1007,7 @@ TEST_CASE("save_onnx writes every study model's evaluation pass; layers without 
   const std::size_t batch = 5;
   auto [x, labels] = fashion_like_batch(batch, 31);
   std::vector<std::pair<std::string, Sequential<float>>> models;
-  for (const char* name : {"mlp", "basic_cnn", "deeper_cnn"})
-    models.emplace_back(name, zoo::by_name<float>(name));
+  for (const std::string& name : zoo::model_names()) models.emplace_back(name, zoo::by_name<float>(name));
   Sequential<float> pools;  // the other exportable layers
   pools.add(Conv2D<float>(4, 3, 2, Padding(1)))
       .add(LeakyReLU<float>(0.1))

@@ -176,7 +176,8 @@ inline std::vector<std::string> findings(const std::vector<ModelResult>& results
     }
     return text + ".";
   };
-  const ModelResult *mlp = find("mlp"), *basic = find("basic_cnn"), *deeper = find("deeper_cnn");
+  const ModelResult *mlp = find("mlp"), *basic = find("basic_cnn"), *deeper = find("deeper_cnn"),
+                    *resnet = find("resnet");
   std::vector<const ModelResult*> ranked;
   for (const auto& m : results) ranked.push_back(&m);
   std::sort(ranked.begin(), ranked.end(),
@@ -189,6 +190,13 @@ inline std::vector<std::string> findings(const std::vector<ModelResult>& results
   if (mlp && basic) out.push_back(compare(*basic, *mlp));
   if (mlp && deeper) out.push_back(compare(*deeper, *mlp));
   if (basic && deeper) out.push_back(compare(*deeper, *basic));
+  // The study's question asked again where depth can train: 14 weight layers with identity paths
+  // for the gradient against deeper_cnn's 6.
+  if (resnet && deeper)
+    out.push_back(
+        "Is deeper better where depth can train? resnet (14 weight layers, residual blocks) vs "
+        "deeper_cnn (6): " +
+        compare(*resnet, *deeper));
   for (const auto& m : results) {
     const Run& r = m.runs.front();
     const Generalisation g = generalisation(m);

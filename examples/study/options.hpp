@@ -3,6 +3,7 @@
 
 #include <tinydl/tinydl.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
@@ -17,11 +18,11 @@ using namespace tinydl;
 
 inline const char* usage =
     "Usage: fashion_mnist_compare [options]\n"
-    "Trains and compares three models on Fashion-MNIST and writes a report.\n\n"
+    "Trains and compares four models on Fashion-MNIST and writes a report.\n\n"
     "  --data DIR         Fashion-MNIST directory (default: $TINYDL_DATA or "
     "/usr/share/datasets/fashion-mnist)\n"
     "  --out DIR          output directory (default: runs/<date-time>)\n"
-    "  --models LIST      comma-separated subset of mlp,basic_cnn,deeper_cnn (default: all three)\n"
+    "  --models LIST      comma-separated subset of mlp,basic_cnn,deeper_cnn,resnet (default: all four)\n"
     "  --epochs N         maximum epochs; early stopping on val_loss, patience 3 (default: 30)\n"
     "  --batch-size N     mini-batch size (default: 64)\n"
     "  --seed S           seed of the first run (default: 1)\n"
@@ -36,7 +37,7 @@ inline const char* usage =
 
 struct Options {
   std::string data_dir, out_dir;
-  std::vector<std::string> models{"mlp", "basic_cnn", "deeper_cnn"};
+  std::vector<std::string> models = zoo::model_names();
   std::size_t epochs = 30, batch_size = 64, repeats = 1;
   std::uint64_t seed = 1;
   int threads = 0;
@@ -75,8 +76,9 @@ inline Options parse(int argc, char** argv) {
       o.models.clear();
       std::stringstream list(value());
       for (std::string name; std::getline(list, name, ',');) {
-        check<ConfigError>(name == "mlp" || name == "basic_cnn" || name == "deeper_cnn",
-                           "--models: unknown model '", name, "' (mlp, basic_cnn, deeper_cnn)");
+        const auto& known = zoo::model_names();
+        check<ConfigError>(std::find(known.begin(), known.end(), name) != known.end(),
+                           "--models: unknown model '", name, "' (mlp, basic_cnn, deeper_cnn, resnet)");
         o.models.push_back(name);
       }
       check<ConfigError>(!o.models.empty(), "--models: empty list");

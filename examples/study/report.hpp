@@ -21,6 +21,13 @@ namespace study {
 namespace fs = std::filesystem;
 
 /// summary.json, summary.md, report.html, and the table on stdout.
+/// "mlp vs basic_cnn vs deeper_cnn vs resnet": the models of the run, for titles.
+inline std::string model_list(const std::vector<ModelResult>& results) {
+  std::string list;
+  for (const auto& m : results) list += (list.empty() ? "" : " vs ") + m.name;
+  return list;
+}
+
 inline void write_outputs(const std::vector<ModelResult>& results, const datasets::FashionMnist& data,
                           const Options& o, const fs::path& out) {
   const std::vector<std::string> found = findings(results, data.test);
@@ -117,7 +124,7 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
       "QUICK RUN: a slice of the data (" + std::to_string(data.train.size()) +
       " training images) and at most " + std::to_string(o.epochs) +
       " epochs, a first look only. This is not the real comparison: run without --quick for it.";
-  md << "# Fashion-MNIST: three models compared\n\n"
+  md << "# Fashion-MNIST: " << results.size() << " models compared\n\n"
      << (o.quick ? "**" + quick_banner + "**\n\n" : "") << setup << "\n\n| ";
   for (const auto& h : header) md << h << " | ";
   md << "\n|";
@@ -136,7 +143,7 @@ inline void write_outputs(const std::vector<ModelResult>& results, const dataset
   io::write_file_atomically((out / "summary.md").string(), md_text.data(), md_text.size());
 
   // report.html: one file, every figure inline.
-  viz::HtmlReport report("Fashion-MNIST: MLP vs basic CNN vs deeper CNN");
+  viz::HtmlReport report("Fashion-MNIST: " + model_list(results));
   if (o.quick) report.banner(quick_banner);
   report.paragraph(setup);
   report.heading("Results on the test set");

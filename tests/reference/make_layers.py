@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Writes PyTorch reference files for the layers added after tests/golden was made (that folder is
 a byte-identical copy of the team's shared one): forward and backward of nn.AvgPool2d and
-nn.AdaptiveAvgPool2d(1) + flatten in double, in the format of tests/golden (see its README).
+nn.AdaptiveAvgPool2d(1) + flatten, and of tinydl's Residual block (bench/torch_resnet.py has its
+PyTorch form) in double, in the format of tests/golden (see its README); and the study's ResNet
+as a whole model (resnet_model).
 Run with Debian's python3-torch from the repository root:
 
     /usr/bin/python3 tests/reference/make_layers.py tests/reference
 """
 import json
+import os
 import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from torch_resnet import Residual  # noqa: E402  tinydl's Residual block in PyTorch
 
 
 def save(path, tensors, metadata):
@@ -52,24 +58,6 @@ case(out, "global_avgpool", torch.nn.AdaptiveAvgPool2d(1), (3, 4, 5, 7), 4,
      {"layer": "AdaptiveAvgPool2d(1) + flatten"}, flatten=True)
 
 
-class Residual(torch.nn.Module):
-    """PyTorch's form of tinydl's Residual block: y = body(x) + shortcut(x), the body's layers as
-    children "0", "1", ... and the shortcut's as "shortcut.0", ... (identity when there is none),
-    so a state_dict has tinydl's names ("0.weight", "shortcut.1.running_mean")."""
-
-    def __init__(self, body, shortcut=()):
-        super().__init__()
-        for i, layer in enumerate(body):
-            self.add_module(str(i), layer)
-        self.body_size = len(body)
-        self.shortcut = torch.nn.Sequential(*shortcut) if shortcut else None
-
-    def forward(self, x):
-        y = x
-        for i in range(self.body_size):
-            y = self._modules[str(i)](y)
-        return y + (self.shortcut(x) if self.shortcut is not None else x)
-
 
 def block_case(out_dir, name, module, shape, seed, metadata):
     """Forward and backward of a block in training mode, in double: x, y, dy, dx, every parameter
@@ -109,3 +97,43 @@ block_case(out, "residual_nested",
            Residual([nn.Conv2d(2, 2, 3, 1, 1), nn.ReLU(),
                      Residual([nn.Conv2d(2, 2, 3, 1, 1), nn.Tanh()]), nn.Conv2d(2, 2, 1)]),
            (2, 2, 5, 5), 6, {"layer": "Residual(conv, relu, Residual(conv, tanh), conv 1x1)"})
+
+
+def resnet_model_case(out_dir, seed=7, batch=4):
+    """zoo::resnet as a whole: weights drawn from the seed (stored as F32, the values both sides use),
+    computed in double. One training-mode pass on `batch` random images with labels: logits, the
+    mean cross-entropy, the gradients of a few parameters along the whole depth, the running
+    statistics it leaves; then an evaluation pass of the same images."""
+    from torch_resnet import make_resnet
+    g = torch.Generator().manual_seed(seed)
+    model = make_resnet()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_((torch.randn(p.shape, generator=g) * 0.3).float())
+    model = model.double()
+    params = {"param." + k: v.detach().float().clone() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+    x = torch.rand(batch, 1, 28, 28, generator=g, dtype=torch.float64).float().double()
+    labels = torch.tensor([3, 0, 9, 5][:batch])
+    model.train()
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    named = dict(model.named_parameters())
+    checked = ["0.weight", "1.weight", "3.0.weight", "7.shortcut.0.weight", "11.shortcut.1.bias", "13.3.weight",
+               "16.weight", "16.bias"]
+    tensors = {"x": x.float(), "labels": labels.double(), "train_logits": logits, "loss": loss.reshape(1)}
+    tensors.update({"d" + k: named[k].grad for k in checked})
+    tensors.update({"after." + k: v.clone() for k, v in model.state_dict().items()
+                    if k in ("1.running_mean", "9.4.running_var", "11.shortcut.1.running_mean")})
+    model.eval()
+    with torch.no_grad():
+        tensors["eval_logits"] = model(x)
+    tensors = {k: v.float() for k, v in tensors.items()}
+    tensors.update(params)
+    save(f"{out_dir}/resnet_model.safetensors", tensors,
+         {"model": "zoo::resnet (bench/torch_resnet.py make_resnet)", "producer": f"PyTorch {torch.__version__}",
+          "seed": seed, "checked_gradients": ",".join(checked)})
+
+
+resnet_model_case(out)

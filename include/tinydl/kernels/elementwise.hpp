@@ -71,6 +71,14 @@ void add(std::size_t n, const T* a, const T* b, T* y) {
   for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
+/// y[i] = (a[i] + b[i]) * (r[i] > 0 ? 1 : 0), y may be a or b: the sum of a residual block's two
+/// input gradients and, in the same pass, the backward of the ReLU before the block, whose output r
+/// is the block's input (the product the ReLU's own backward computes, bit for bit).
+template <typename T>
+void add_times_relu_derivative(std::size_t n, const T* a, const T* b, const T* r, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = (a[i] + b[i]) * (r[i] > T(0) ? T(1) : T(0));
+}
+
 /// y = alpha * x + y.
 template <typename T>
 void axpy(std::size_t n, T alpha, const T* x, T* y) {

@@ -235,20 +235,16 @@ class Residual : public Layer<T> {
   /// the identity) is added to it. Parameter gradients add up inside each inner layer.
   void backward_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
                      TensorView<T> dx) override {
-    const std::size_t n = x.shape()[0];
-    if (fused_eval_) {  // the fused pass kept no inner outputs to differentiate: run it layer by layer
-      fused_eval_ = false;
-      forward_stack(body_, x, Mode::eval, [this, n](std::size_t i) { return body_output(i, n); });
-      forward_stack(shortcut_, x, Mode::eval, [this, n](std::size_t i) { return shortcut_output(i, n); });
-    }
-    backward_stack(body_, x, dy, dx, [this, n](std::size_t i) { return body_output(i, n); });
-    if (shortcut_.empty()) {
-      if (dx.data()) sum(dx.data(), dy.data(), dx.data(), dx.size());
-      return;
-    }
-    TensorView<T> skip_dx = dx.data() ? TensorView<T>(shortcut_dx_.data(), x.shape()) : TensorView<T>();
-    backward_stack(shortcut_, x, dy, skip_dx, [this, n](std::size_t i) { return shortcut_output(i, n); });
-    if (dx.data()) sum(dx.data(), skip_dx.data(), dx.data(), dx.size());
+    backward_block(x, dy, dx, false);
+  }
+
+  /// After a ReLU (the block's input is its output), its backward is applied while the two
+  /// gradients are summed: one pass over dx instead of two.
+  bool absorbs_relu_backward() const override { return true; }
+
+  void backward_through_relu_impl(TensorView<const T> x, TensorView<const T>, TensorView<const T> dy,
+                                  TensorView<T> dx) override {
+    backward_block(x, dy, dx, true);
   }
 
   /// Every inner layer does its own examples-coupling (BatchNorm) and gradient exchange.
@@ -384,10 +380,31 @@ class Residual : public Layer<T> {
     }
   }
 
-  /// y = a + b elementwise, in parallel (y may be a or b).
-  static void sum(const T* a, const T* b, T* y, std::size_t n) {
-    parallel_ranges(n, [a, b, y](std::size_t begin, std::size_t end) {
-      kernels::add(end - begin, a + begin, b + begin, y + begin);
+  /// backward_impl, and with `through_relu` also the backward of the ReLU whose output x is.
+  void backward_block(TensorView<const T> x, TensorView<const T> dy, TensorView<T> dx, bool through_relu) {
+    const std::size_t n = x.shape()[0];
+    if (fused_eval_) {  // the fused pass kept no inner outputs to differentiate: run it layer by layer
+      fused_eval_ = false;
+      forward_stack(body_, x, Mode::eval, [this, n](std::size_t i) { return body_output(i, n); });
+      forward_stack(shortcut_, x, Mode::eval, [this, n](std::size_t i) { return shortcut_output(i, n); });
+    }
+    backward_stack(body_, x, dy, dx, [this, n](std::size_t i) { return body_output(i, n); });
+    if (shortcut_.empty()) {
+      if (dx.data()) sum(dx.data(), dy.data(), dx.data(), dx.size(), through_relu ? x.data() : nullptr);
+      return;
+    }
+    TensorView<T> skip_dx = dx.data() ? TensorView<T>(shortcut_dx_.data(), x.shape()) : TensorView<T>();
+    backward_stack(shortcut_, x, dy, skip_dx, [this, n](std::size_t i) { return shortcut_output(i, n); });
+    if (dx.data()) sum(dx.data(), skip_dx.data(), dx.data(), dx.size(), through_relu ? x.data() : nullptr);
+  }
+
+  /// y = a + b elementwise, in parallel (y may be a or b); times relu'(r) when r is given.
+  static void sum(const T* a, const T* b, T* y, std::size_t n, const T* r = nullptr) {
+    parallel_ranges(n, [a, b, y, r](std::size_t begin, std::size_t end) {
+      if (r)
+        kernels::add_times_relu_derivative(end - begin, a + begin, b + begin, r + begin, y + begin);
+      else
+        kernels::add(end - begin, a + begin, b + begin, y + begin);
     });
   }
 

@@ -14,6 +14,7 @@
 ///     Dropout       Identity (evaluation)
 ///     Flatten       Flatten(axis 1)
 ///     ReLU, LeakyReLU, Sigmoid, Tanh, Softmax   Relu, LeakyRelu(alpha), Sigmoid, Tanh, Softmax(axis -1)
+///     Residual      its body's and its shortcut's nodes (weights "2.0.weight", "2.shortcut.0.weight"), Add
 ///
 /// A layer with no ONNX form (one of your own) is a `ConfigError` naming it; nothing is written.
 
@@ -23,6 +24,7 @@
 
 #include "tinydl/io/file.hpp"
 #include "tinydl/io/onnx.hpp"
+#include "tinydl/layers/residual.hpp"
 #include "tinydl/model/sequential.hpp"
 #include "tinydl/version.hpp"
 
@@ -44,7 +46,7 @@ class OnnxExporter {
     std::string x = "input";
     for (std::size_t i = 0; i < model_.size(); ++i) {
       const std::string y = i + 1 == model_.size() ? "logits" : "y" + std::to_string(i);
-      add_layer(i, x, y);
+      add_layer(model_.layer(i), std::to_string(i) + ".", x, y);
       x = y;
     }
     std::vector<std::int64_t> out{-1};
@@ -57,9 +59,9 @@ class OnnxExporter {
  private:
   using A = io::OnnxAttribute;
 
-  void add_layer(std::size_t i, const std::string& x, const std::string& y) {
-    Layer<T>& layer = model_.layer(i);
-    const std::string type = layer.type(), prefix = std::to_string(i) + ".";
+  /// Adds the nodes computing y from x for `layer`, whose parameters are named prefix + name.
+  void add_layer(Layer<T>& layer, const std::string& prefix, const std::string& x, const std::string& y) {
+    const std::string type = layer.type();
     const nlohmann::json config = layer.config();
     if (type == "Dense") {
       std::vector<std::string> inputs{x, weight(layer, prefix, "weight")};
@@ -100,9 +102,22 @@ class OnnxExporter {
                       {A::real("alpha", static_cast<float>(config.at("negative_slope").get<double>()))});
     } else if (type == "Softmax") {
       graph_.add_node("Softmax", {x}, {y}, {A::integer("axis", -1)});
+    } else if (auto* block = type == "Residual" ? dynamic_cast<Residual<T>*>(&layer) : nullptr) {
+      std::string body = x, skip = x;  // each stack's nodes, then Add
+      for (std::size_t j = 0; j < block->body_size(); ++j) {
+        const std::string out = y + ".body." + std::to_string(j);
+        add_layer(block->body(j), prefix + std::to_string(j) + ".", body, out);
+        body = out;
+      }
+      for (std::size_t j = 0; j < block->shortcut_size(); ++j) {
+        const std::string out = y + ".shortcut." + std::to_string(j);
+        add_layer(block->shortcut(j), prefix + "shortcut." + std::to_string(j) + ".", skip, out);
+        skip = out;
+      }
+      graph_.add_node("Add", {body, skip}, {y});
     } else {
-      throw ConfigError(concat("save_onnx: layer ", i, " ('", layer.name(), "', type ", type,
-                               ") has no ONNX form; only tinydl's own layers export"));
+      throw ConfigError(concat("save_onnx: layer ", prefix.substr(0, prefix.size() - 1), " ('", layer.name(),
+                               "', type ", type, ") has no ONNX form; only tinydl's own layers export"));
     }
   }
 
