@@ -90,6 +90,36 @@ int main(int argc, char** argv) {
     std::printf("%s", model.summary().c_str());
     // [build]
 
+    // [residual]
+    Residual<float> block;  // y = body(x) + x
+    block.add(Conv2D<float>(8, 3, 1, Padding::same(), /*use_bias=*/false))
+        .add(BatchNorm<float>())
+        .add(ReLU<float>())
+        .add(Conv2D<float>(8, 3, 1, Padding::same(), /*use_bias=*/false))
+        .add(BatchNorm<float>());
+    Residual<float> down;  // more channels at half the size: the 1x1 projection is added for it
+    down.add(Conv2D<float>(16, 3, /*stride=*/2, Padding(1)))
+        .add(ReLU<float>())
+        .add(Conv2D<float>(16, 3, 1, Padding(1)));
+    Sequential<float> resnet;
+    resnet.add(Conv2D<float>(8, 3, 1, Padding::same()))
+        .add(ReLU<float>())
+        .add(std::move(block))
+        .add(ReLU<float>())
+        .add(std::move(down))
+        .add(ReLU<float>())
+        .add(GlobalAveragePooling2D<float>())
+        .add(Dense<float>(4));
+    resnet.build(Shape{1, 12, 12}, /*seed=*/42);  // saved as "2.0.weight", "4.shortcut.0.weight", ...
+    resnet.compile(Adam<float>(3e-3));
+    FitOptions short_run;
+    short_run.epochs = 2;
+    short_run.verbose = 0;
+    resnet.fit(train, short_run);
+    std::printf("resnet: %zu parameters, test accuracy %.1f%%\n", resnet.parameter_count(true),
+                100 * resnet.evaluate(test).accuracy);
+    // [residual]
+
     // [fit]
     EarlyStopping<float> early_stopping("val_loss", /*patience=*/3, /*min_delta=*/0, MonitorMode::automatic,
                                         /*restore_best_weights=*/true);

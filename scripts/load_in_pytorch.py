@@ -3,7 +3,7 @@
 
     /usr/bin/python3 scripts/load_in_pytorch.py DIR
 
-DIR holds, per model NAME in (mlp, basic_cnn, deeper_cnn), NAME.safetensors (written by
+DIR holds, per model NAME in (mlp, basic_cnn, deeper_cnn, resnet), NAME.safetensors (written by
 tinydl's Sequential::save) and NAME.expected.safetensors (an input batch "x" and tinydl's eval-mode
 "logits" for it). Each model is built as torch.nn.Sequential exactly as in DESIGN.md, its
 state_dict loaded with strict=True (every key, shape and dtype must fit), and run in eval mode.
@@ -50,13 +50,17 @@ def make_model(name):
                              *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25),
                              nn.Flatten(), nn.Linear(3136, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5),
                              nn.Linear(256, 10))
+    if name == "resnet":  # tinydl's Residual blocks as a PyTorch module: bench/torch_resnet.py
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+        from torch_resnet import make_resnet
+        return make_resnet()
     raise ValueError(name)
 
 
 def main():
     directory = sys.argv[1]
     checked = 0
-    for name in ("mlp", "basic_cnn", "deeper_cnn"):
+    for name in ("mlp", "basic_cnn", "deeper_cnn", "resnet"):
         path = os.path.join(directory, name + ".safetensors")
         if not os.path.exists(path):
             continue
@@ -74,8 +78,8 @@ def main():
             print(f"{name}: PyTorch's logits differ from tinydl's", file=sys.stderr)
             return 1
         checked += 1
-    if checked != 3:
-        print(f"expected 3 models in {directory}, found {checked}", file=sys.stderr)
+    if checked != 4:
+        print(f"expected 4 models in {directory}, found {checked}", file=sys.stderr)
         return 1
     return 0
 

@@ -1215,7 +1215,7 @@ TEST_CASE("The study's models are saved for PyTorch with their eval logits", "[m
   const fs::path dir = env ? fs::path(env) : test::temporary_directory("model-export");
   fs::create_directories(dir);
   const Tensor<float> x = test::golden("model_mlp").read_as<float>("x");
-  for (const std::string name : {"mlp", "basic_cnn", "deeper_cnn"}) {
+  for (const std::string& name : zoo::model_names()) {
     auto model = zoo::by_name<float>(name);
     model.build(Shape{1, 28, 28}, 5);
     model.compile(Adam<float>());
