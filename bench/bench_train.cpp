@@ -1,5 +1,5 @@
 // Whole-model speed: one training step (batch 64, Adam) and one inference batch (256) of each of
-// the three study models, and every layer's forward and backward pass inside a training step.
+// the four study models, and every layer's forward and backward pass inside a training step.
 // Counters: images/s, GFLOP/s, and peak% = GFLOP/s against the FMA peak measured at start-up in
 // this same run (the machine's clock moves; a peak from another run would mislead).
 //
@@ -29,17 +29,30 @@ namespace {
 using namespace tinydl;
 
 constexpr std::size_t train_batch = 64, inference_batch = 256;
-const char* const model_names[] = {"mlp", "basic_cnn", "deeper_cnn"};
+const char* const model_names[] = {"mlp", "basic_cnn", "deeper_cnn", "resnet"};
 
-/// Multiply-adds of one example's forward pass through layer i of a built model.
-double layer_macs(const Sequential<float>& model, std::size_t i, const Shape& item_in) {
-  const Layer<float>& layer = model.layer(i);
+/// Multiply-adds of one example's forward pass through a built layer (a residual block: those of
+/// the layers inside it, both stacks).
+double layer_macs(const Layer<float>& layer, const Shape& item_in) {
   if (auto* dense = dynamic_cast<const Dense<float>*>(&layer))
     return double(dense->in_features()) * double(dense->units());
   if (auto* conv = dynamic_cast<const Conv2D<float>*>(&layer)) {
     const Shape out = conv->output_shape(prepend_batch(1, item_in));
     const double patch = double(conv->in_channels() * conv->kernel_size().h * conv->kernel_size().w);
     return double(out.numel()) * patch;
+  }
+  if (auto* block = dynamic_cast<const Residual<float>*>(&layer)) {
+    double macs = 0;
+    Shape body = item_in, skip = item_in;
+    for (std::size_t i = 0; i < block->body_size(); ++i) {
+      macs += layer_macs(block->body(i), body);
+      body = item_shape(block->body(i).output_shape(prepend_batch(1, body)));
+    }
+    for (std::size_t i = 0; i < block->shortcut_size(); ++i) {
+      macs += layer_macs(block->shortcut(i), skip);
+      skip = item_shape(block->shortcut(i).output_shape(prepend_batch(1, skip)));
+    }
+    return macs;
   }
   return 0;
 }
@@ -49,7 +62,7 @@ std::vector<double> macs_per_layer(const Sequential<float>& model) {
   std::vector<double> macs;
   Shape item = model.input_shape();
   for (std::size_t i = 0; i < model.size(); ++i) {
-    macs.push_back(layer_macs(model, i, item));
+    macs.push_back(layer_macs(model.layer(i), item));
     item = item_shape(model.layer(i).output_shape(prepend_batch(1, item)));
   }
   return macs;

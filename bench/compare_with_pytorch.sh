@@ -4,7 +4,8 @@
 #   tinydl-<round>.txt   bench_train: fma_peak, train_step, inference (batch 256), latency
 #                        (batch 1), user_parallel_region (3 repetitions)
 #   torch-<round>.txt    torch_fmnist.py --mode probe (150 timed training steps -> seconds per
-#                        epoch) per model at 2 threads, and torch_inference.py (batch 256 and 1)
+#                        epoch) per model at 2 threads (torch_resnet.py for the ResNet), and
+#                        torch_inference.py (batch 256 and 1)
 #   ort-<round>.txt      ONNX Runtime (npm onnxruntime-node, CPU) on the same models exported from
 #                        PyTorch (onnx/export_study_models.py, onnx/ort_inference.cjs)
 #
@@ -51,6 +52,8 @@ for round in $(seq 1 "$rounds"); do
     "${torch_env[@]}" /usr/bin/python3 "$anchor/torch_fmnist.py" --model "$model" --mode probe --batches 150 \
       --threads 2 --jsonl "$out/torch.jsonl" >>"$out/torch-$round.txt" 2>&1
   done
+  TORCH_ANCHOR_DIR=$anchor "${torch_env[@]}" /usr/bin/python3 bench/torch_resnet.py --mode probe --batches 150 \
+    --threads 2 --jsonl "$out/torch.jsonl" >>"$out/torch-$round.txt" 2>&1
   TORCH_ANCHOR_DIR=$anchor "${torch_env[@]}" /usr/bin/python3 bench/torch_inference.py --threads 2 \
     >>"$out/torch-$round.txt" 2>&1
   echo "round $round: ONNX Runtime"

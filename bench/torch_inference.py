@@ -1,7 +1,8 @@
 """PyTorch's test-set inference throughput (batch 256, eval mode) and latency (batch 1, median of
-2,000 single images) for the three study models, the baseline beside bench_train's
+2,000 single images) for the four study models, the baseline beside bench_train's
 inference/<model> and latency/<model> figures. Uses the model definitions of the shared
-PyTorch anchor (../shared/anchors/torch_fmnist.py, or the folder given by TORCH_ANCHOR_DIR) on
+PyTorch anchor (../shared/anchors/torch_fmnist.py, or the folder given by TORCH_ANCHOR_DIR; the
+ResNet's from bench/torch_resnet.py) on
 10,000 random 28x28 images; median of 5 passes.
 
     OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=2 \
@@ -16,7 +17,12 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("TORCH_ANCHOR_DIR", os.path.join(here, "..", "..", "shared", "anchors")))
 import torch  # noqa: E402
-from torch_fmnist import make_model  # noqa: E402
+from torch_fmnist import make_model as make_anchor_model  # noqa: E402
+from torch_resnet import make_resnet  # noqa: E402
+
+
+def make_model(name):
+    return make_resnet() if name == "resnet" else make_anchor_model(name)
 
 
 def main():
@@ -27,7 +33,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.rand(10000, 1, 28, 28)
-    for name in ["mlp", "basic_cnn", "deeper_cnn"]:
+    for name in ["mlp", "basic_cnn", "deeper_cnn", "resnet"]:
         model = make_model(name).eval()
         times = []
         with torch.no_grad():

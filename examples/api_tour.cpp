@@ -238,13 +238,15 @@ int main(int argc, char** argv) {
     // [lambda]
 
     // [schedule]
-    // One cycle over the whole run, gradients clipped to a global norm of 1, shifted images
+    // One cycle over the whole run, gradients clipped to a global norm of 1, shifted images, a class
+    // weighted
     LearningRateScheduler<float> one_cycle(schedules::one_cycle(/*max_lr=*/1e-2));
     model.optimizer().set_clip_norm(1.0);
     FitOptions three;
     three.epochs = 3;
     three.verbose = 0;
     three.augmentation.max_shift = 1;  // random shifts of up to 1 pixel, drawn per (seed, epoch, image)
+    three.class_weight = {1.0, 1.0, 2.0, 1.0};  // class 2 counts twice in the training loss
     model.fit(train, three, {&one_cycle});
     std::printf("lr now %g; the last step's gradient norm before clipping %.3f\n",
                 model.optimizer().learning_rate(), model.optimizer().last_grad_norm());

@@ -7,12 +7,12 @@
 #
 #   bash tests/report_in_browser.sh REPORT.html SCREENSHOT_DIR [FIGURES]
 #
-# FIGURES: how many inline figures the page must have (default: 13, the three-model study).
+# FIGURES: how many inline figures the page must have (default: 17, the four-model study).
 # Exit 77 (skipped, for CTest) when there is no report (the dataset test that writes it was skipped).
 set -uo pipefail
 report=${1:?usage: report_in_browser.sh REPORT.html SCREENSHOT_DIR [FIGURES]}
 shots=${2:?usage: report_in_browser.sh REPORT.html SCREENSHOT_DIR [FIGURES]}
-figures=${3:-13}
+figures=${3:-17}
 [ -f "$report" ] || { echo "skipped: no report at $report (the Fashion-MNIST --quick test writes it)"; exit 77; }
 command -v chromium >/dev/null || { echo "error: chromium is not installed (apt-get install chromium)" >&2; exit 1; }
 

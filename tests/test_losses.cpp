@@ -78,3 +78,63 @@ TEST_CASE("SoftmaxCrossEntropy rejects bad labels and shapes clearly", "[losses]
                     Contains("expected targets (2, 3)"));
   CHECK_THROWS_AS(loss(Tensor<float>(Shape{6}).view(), Tensor<std::int64_t>(Shape{6}).view()), ShapeError);
 }
+
+TEMPLATE_TEST_CASE("Class-weighted SoftmaxCrossEntropy matches PyTorch's CrossEntropyLoss(weight=...)",
+                   "[losses][golden][weights]", float, double) {
+  // tests/reference/weighted_cross_entropy.safetensors (tests/reference/make_layers.py): a zero
+  // weight and a repeated class; the mean is over the labels' weights.
+  const auto file = io::SafetensorsFile::load(std::string(TINYDL_TEST_DATA_DIR) +
+                                              "/reference/weighted_cross_entropy.safetensors");
+  const Tensor<TestType> logits = file.read_as<TestType>("logits");
+  const Tensor<double> label_values = file.read_as<double>("labels"),
+                       weights = file.read_as<double>("weights");
+  Tensor<std::int32_t> labels(label_values.shape());
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(label_values[i]);
+  const SoftmaxCrossEntropy<TestType> loss(std::vector<double>(weights.begin(), weights.end()));
+  Tensor<TestType> dlogits(logits.shape());
+  const double expected = file.read_as<double>("loss")[0];
+  CHECK(std::abs(loss(logits.view(), labels.view(), dlogits.view()) - expected) <=
+        test::parity_tolerance<TestType>() * std::abs(expected));
+  CHECK(test::relative_error(dlogits, file.read_as<double>("dlogits")) <= test::parity_tolerance<TestType>());
+  CHECK(loss.weight_sum(logits.view(), labels.view()) == Approx(0.5 * 2 + 1.25 * 3 + 3.0 * 2 + 2.0));
+}
+
+TEST_CASE(
+    "Class-weighted SoftmaxCrossEntropy: finite differences, all-ones is the unweighted loss bit for bit, "
+    "bad weights",
+    "[losses][gradcheck][weights][errors]") {
+  Tensor<double> logits = test::random_tensor<double>(Shape{6, 3}, 31, -3, 3);
+  const Tensor<std::int32_t> labels(Shape{6}, {0, 2, 2, 1, 0, 2});
+  const SoftmaxCrossEntropy<double> loss({0.2, 1.5, 3.0});
+  Tensor<double> grad(logits.shape());
+  loss(logits.view(), labels.view(), grad.view());
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    const double saved = logits[i];
+    logits[i] = saved + h;
+    const double plus = loss(logits.view(), labels.view());
+    logits[i] = saved - h;
+    const double minus = loss(logits.view(), labels.view());
+    logits[i] = saved;
+    CHECK(grad[i] == Approx((plus - minus) / (2 * h)).margin(1e-8));
+  }
+  // Weights of 1 change no bit; the weights do change the loss.
+  const Tensor<float> z = test::random_tensor<float>(Shape{6, 3}, 32, -3, 3);
+  Tensor<float> plain_grad(z.shape()), ones_grad(z.shape());
+  const float plain = SoftmaxCrossEntropy<float>()(z.view(), labels.view(), plain_grad.view());
+  const float ones = SoftmaxCrossEntropy<float>({1, 1, 1})(z.view(), labels.view(), ones_grad.view());
+  CHECK(plain == ones);
+  CHECK(std::equal(plain_grad.begin(), plain_grad.end(), ones_grad.begin()));
+  CHECK(SoftmaxCrossEntropy<float>({1, 1, 5})(z.view(), labels.view()) != plain);
+
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({1, 1, 1})(z.view(), z.view()),
+                    Contains("weigh soft targets"));
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({1, -1}), Contains("class weight 1 is -1"));
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({1, std::nan("")}), Contains("must be finite"));
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({0, 0}), Contains("sum to 0"));
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({1, 1})(z.view(), labels.view()),
+                    "SoftmaxCrossEntropy: 2 class weights for 3 classes");
+  const Tensor<std::int32_t> only_zero(Shape{6}, {1, 1, 1, 1, 1, 1});
+  CHECK_THROWS_WITH(SoftmaxCrossEntropy<float>({1, 0, 1})(z.view(), only_zero.view()),
+                    Contains("batch's class weights sum to 0"));
+}

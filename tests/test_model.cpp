@@ -507,6 +507,43 @@ TEST_CASE("Residual blocks train bit-identically for 1 and 2 threads and 1, 2 an
   CHECK(flat_weights(other) != expected);
 }
 
+TEST_CASE("Class weights train bit-identically for 1, 2 and 3 processes; fit restores the model's loss",
+          "[model][distributed][weights]") {
+  // The mean is over the global batch's weights: each process needs the others' weight sums
+  // before its gradients (one more exchange of per-shard sums, in shard order).
+  const auto data = squares(98 + 24, 4);
+  FitOptions options = quiet(2, 32, 5);
+  options.validation_split = 24.0 / 122;
+  options.gradient_shards = default_gradient_shards;
+  options.class_weight = {0.5, 2.0, 1.0, 3.0};
+  auto alone = small_cnn(11);
+  const History reference = alone.fit(data, options);
+  CHECK(alone.loss().class_weights().empty());  // only fit's steps were weighted
+  const std::vector<float> expected = flat_weights(alone);
+  for (int processes : {1, 2, 3}) {
+    INFO(processes << " processes");
+    std::vector<History> histories;
+    const auto weights = train_data_parallel(processes, data, options, &histories);
+    for (std::size_t r = 0; r < weights.size(); ++r) {
+      CHECK(weights[r] == expected);
+      CHECK(histories[r].epochs.back().loss == reference.epochs.back().loss);
+    }
+  }
+  // Not vacuous: unweighted training gives other weights. Validation loss is unweighted (Keras):
+  // the weighted run's val_loss is the unweighted evaluation of its model.
+  FitOptions unweighted = options;
+  unweighted.class_weight.clear();
+  auto plain = small_cnn(11);
+  plain.fit(data, unweighted);
+  CHECK(flat_weights(plain) != expected);
+  const Evaluation validation = alone.evaluate(Dataset<std::uint8_t>(data.slice(98, 122)));
+  CHECK(validation.loss == Approx(reference.epochs.back().val_loss).epsilon(1e-6));
+  // A weight per class, or a clear error (nothing trained).
+  FitOptions wrong = options;
+  wrong.class_weight = {1, 2};
+  CHECK_THROWS_WITH(plain.fit(data, wrong), Contains("class_weight has 2 weights for the model's 4 classes"));
+}
+
 TEST_CASE("The fast (all-reduce) mode trains the same model up to rounding", "[model][distributed]") {
   const auto data = squares(96, 4);
   FitOptions options = quiet(2, 32, 5);
@@ -538,8 +575,9 @@ TEST_CASE("One gradient shard is exactly the unsharded step", "[model][distribut
   CHECK(flat_weights(plain) == flat_weights(one_shard));
 }
 
-TEST_CASE("A Conv2D doing a ReLU's backward shard by shard gives the unsharded gradients",
-          "[model][distributed]") {
+TEST_CASE(
+    "A Conv2D doing a ReLU's backward shard by shard gives the unsharded gradients, with class weights too",
+    "[model][distributed]") {
   // Data-parallel steps run a Conv2D's backward shard by shard (Layer::backward_by_shard); after
   // a ReLU that is backward_through_relu on each shard's slices. Against the plain step: the same
   // gradients up to the order of the sums over shards.
@@ -557,25 +595,33 @@ TEST_CASE("A Conv2D doing a ReLU's backward shard by shard gives the unsharded g
     m.compile(SGD<float>(0.1));
     return m;
   };
-  auto plain = make(), sharded = make();
-  REQUIRE(sharded.backward_done_by_next(1));  // the ReLU before the second Conv2D
-  plain.compute_gradients(x.view(), labels.view());
-  LocalCommunicator alone;
-  BatchShards shards(alone, 8, Summation::shard_order);
-  shards.set_batch(16);
-  sharded.set_batch_shards(&shards);
-  sharded.compute_gradients(x.view(), labels.view());
-  sharded.set_batch_shards(nullptr);
-  const auto a = plain.parameters(), b = sharded.parameters();
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    double worst = 0, largest = 0;
-    for (std::size_t j = 0; j < a[i].grad.size(); ++j) {
-      worst = std::max(worst, std::abs(double(a[i].grad[j]) - double(b[i].grad[j])));
-      largest = std::max(largest, std::abs(double(a[i].grad[j])));
+  // Unweighted, and with class weights (whose mean is over the global batch's weights).
+  for (const auto& weights :
+       {std::vector<double>{}, std::vector<double>{0.5, 2, 1, 3, 0.25, 1, 1, 4, 0.1, 2}}) {
+    INFO(weights.size() << " class weights");
+    auto plain = make(), sharded = make();
+    plain.set_class_weights(weights);
+    sharded.set_class_weights(weights);
+    REQUIRE(sharded.backward_done_by_next(1));  // the ReLU before the second Conv2D
+    const BatchResult expected = plain.compute_gradients(x.view(), labels.view());
+    LocalCommunicator alone;
+    BatchShards shards(alone, 8, Summation::shard_order);
+    shards.set_batch(16);
+    sharded.set_batch_shards(&shards);
+    const BatchResult got = sharded.compute_gradients(x.view(), labels.view());
+    sharded.set_batch_shards(nullptr);
+    CHECK(got.loss == Approx(expected.loss).epsilon(1e-6));
+    const auto a = plain.parameters(), b = sharded.parameters();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      double worst = 0, largest = 0;
+      for (std::size_t j = 0; j < a[i].grad.size(); ++j) {
+        worst = std::max(worst, std::abs(double(a[i].grad[j]) - double(b[i].grad[j])));
+        largest = std::max(largest, std::abs(double(a[i].grad[j])));
+      }
+      INFO("parameter " << i);
+      CHECK(largest > 0);
+      CHECK(worst <= 1e-5 * largest);
     }
-    INFO("parameter " << i);
-    CHECK(largest > 0);
-    CHECK(worst <= 1e-5 * largest);
   }
 }
 

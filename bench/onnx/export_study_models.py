@@ -1,4 +1,4 @@
-"""Exports the three study models of the shared PyTorch anchor to ONNX (eval mode, batch axis
+"""Exports the study models (the shared PyTorch anchor's three, bench/torch_resnet.py's ResNet) to ONNX (eval mode, batch axis
 dynamic, opset 13), the files ONNX Runtime's baseline (ort_inference.mjs) times. The weights are
 PyTorch's random initialisation: speed does not depend on them.
 
@@ -10,7 +10,9 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("TORCH_ANCHOR_DIR", os.path.join(here, "..", "..", "..", "shared", "anchors")))
 import torch  # noqa: E402
+sys.path.insert(0, os.path.join(here, ".."))
 from torch_fmnist import make_model  # noqa: E402
+from torch_resnet import make_resnet  # noqa: E402
 
 
 def main():
@@ -19,8 +21,8 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
-    for name in ["mlp", "basic_cnn", "deeper_cnn"]:
-        model = make_model(name).eval()
+    for name in ["mlp", "basic_cnn", "deeper_cnn", "resnet"]:
+        model = (make_resnet() if name == "resnet" else make_model(name)).eval()
         path = os.path.join(out, name + ".onnx")
         torch.onnx.export(model, torch.zeros(1, 1, 28, 28), path, input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)

@@ -3,7 +3,7 @@
 a byte-identical copy of the team's shared one): forward and backward of nn.AvgPool2d and
 nn.AdaptiveAvgPool2d(1) + flatten, and of tinydl's Residual block (bench/torch_resnet.py has its
 PyTorch form) in double, in the format of tests/golden (see its README); and the study's ResNet
-as a whole model (resnet_model).
+as a whole model (resnet_model); and nn.CrossEntropyLoss with class weights.
 Run with Debian's python3-torch from the repository root:
 
     /usr/bin/python3 tests/reference/make_layers.py tests/reference
@@ -136,4 +136,22 @@ def resnet_model_case(out_dir, seed=7, batch=4):
           "seed": seed, "checked_gradients": ",".join(checked)})
 
 
+def weighted_cross_entropy_case(out_dir, seed=8):
+    """nn.CrossEntropyLoss(weight=w) (mean over the weights) on logits (9, 5) in double: the loss and
+    dL/dlogits, with a zero weight and a repeated class among the labels."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(9, 5, generator=g, dtype=torch.float64, requires_grad=True) * 3
+    logits.retain_grad()
+    labels = torch.tensor([0, 3, 3, 1, 4, 2, 0, 4, 3])
+    weights = torch.tensor([0.5, 2.0, 0.0, 1.25, 3.0], dtype=torch.float64)
+    loss = torch.nn.functional.cross_entropy(logits, labels, weight=weights)
+    loss.backward()
+    save(f"{out_dir}/weighted_cross_entropy.safetensors",
+         {"logits": logits, "labels": labels.double(), "weights": weights, "loss": loss.reshape(1),
+          "dlogits": logits.grad},
+         {"loss": "nn.CrossEntropyLoss(weight=weights), mean reduction", "producer": f"PyTorch {torch.__version__}",
+          "seed": seed})
+
+
 resnet_model_case(out)
+weighted_cross_entropy_case(out)

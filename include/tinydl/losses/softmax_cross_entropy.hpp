@@ -8,11 +8,19 @@
 ///     soft targets t_b:    L = 1/N sum_b sum_j t_bj (logsumexp(z_b) - z_bj)
 ///                          dL/dz_b = (p_b * sum_j t_bj - t_b) / N
 ///
+/// With class weights w (PyTorch's `weight=`), integer labels weigh each item by w[y_b] and the
+/// mean is over the weights, as PyTorch's mean reduction:
+///
+///     L = sum_b w[y_b] (logsumexp(z_b) - z_b[y_b]) / sum_b w[y_b]
+///     dL/dz_b = w[y_b] (p_b - onehot(y_b)) / sum_b w[y_b]
+///
 /// logsumexp subtracts the row maximum first, so logits of +-1e4 give exact, finite results.
 
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/tensor.hpp"
@@ -24,44 +32,79 @@ namespace tinydl {
 template <typename T>
 class SoftmaxCrossEntropy {
  public:
-  /// The mean loss for integer class labels (any integer type), and dL/dlogits into `dlogits`.
-  /// Throws `ShapeError` on mismatched shapes and `Error` on a label outside [0, C).
-  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
-  T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {}) const {
-    const std::size_t n = check_logits(logits, dlogits).n;
-    return static_cast<T>(sum(logits, labels, dlogits, n) / n);
+  /// Unweighted: every item counts once.
+  SoftmaxCrossEntropy() = default;
+
+  /// With one weight per class (PyTorch's `nn.CrossEntropyLoss(weight=...)`, Keras's
+  /// `class_weight`): each item counts w[label], the mean is over the weights. Throws
+  /// `ConfigError` for a negative or non-finite weight, or weights summing to zero.
+  explicit SoftmaxCrossEntropy(std::vector<double> class_weights) : weights_(std::move(class_weights)) {
+    double total = 0;
+    for (std::size_t c = 0; c < weights_.size(); ++c) {
+      check<ConfigError>(std::isfinite(weights_[c]) && weights_[c] >= 0, "SoftmaxCrossEntropy: class weight ",
+                         c, " is ", weights_[c], "; weights must be finite and >= 0");
+      total += weights_[c];
+    }
+    check<ConfigError>(weights_.empty() || total > 0, "SoftmaxCrossEntropy: the class weights sum to 0");
   }
 
-  /// Part of a larger batch (data-parallel training): the sum, not the mean, of the losses of
-  /// these items, and dL/dlogits of the mean loss over `batch` items into `dlogits`. The items
+  /// The class weights (empty: unweighted).
+  const std::vector<double>& class_weights() const { return weights_; }
+
+  /// The mean loss for integer class labels (any integer type), and dL/dlogits into `dlogits`.
+  /// Throws `ShapeError` on mismatched shapes (or class weights for another number of classes),
+  /// `Error` on a label outside [0, C) and when the items' weights sum to 0.
+  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
+  T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {}) const {
+    check_logits(logits, dlogits);
+    const double total_weight = weight_sum(logits, labels);
+    check<Error>(total_weight > 0, "SoftmaxCrossEntropy: the batch's class weights sum to 0");
+    return static_cast<T>(sum(logits, labels, dlogits, total_weight) / total_weight);
+  }
+
+  /// The sum of the items' weights: the mean's denominator (the item count when unweighted).
+  /// Checks the labels and the shapes as `sum` does.
+  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
+  double weight_sum(TensorView<const T> logits, TensorView<Label> labels) const {
+    const std::size_t n = check_labels(logits, labels);
+    if (weights_.empty()) return static_cast<double>(n);
+    double total = 0;
+    for (std::size_t b = 0; b < n; ++b) total += weights_[static_cast<std::size_t>(labels[b])];
+    return total;
+  }
+
+  /// Part of a larger batch (data-parallel training): the sum, not the mean, of the (weighted)
+  /// losses of these items, and dL/dlogits of the mean loss over the whole batch into `dlogits`,
+  /// `denominator` being that batch's `weight_sum` (its item count when unweighted). The items
   /// may be none.
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
   double sum(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits,
-             std::size_t batch) const {
-    const std::size_t n = logits.rank() == 2 ? logits.shape()[0] : 0, classes = n ? logits.shape()[1] : 0;
+             double denominator) const {
+    const std::size_t n = check_labels(logits, labels), classes = n ? logits.shape()[1] : 0;
     if (n > 0) check_logits(logits, dlogits);
-    check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (",
-                      n, ") for logits ", logits.shape(), ", got ", labels.shape());
     double total = 0;
     for (std::size_t b = 0; b < n; ++b) {
-      const auto label = labels[b];
-      check<Error>(label >= 0 && static_cast<std::size_t>(label) < classes, "SoftmaxCrossEntropy: label ",
-                   static_cast<long long>(label), " of item ", b, " is outside [0, ", classes, ")");
+      const auto label = static_cast<std::size_t>(labels[b]);
+      const double w = weights_.empty() ? 1.0 : weights_[label];
       const T* z = logits.data() + b * classes;
       const double lse = kernels::log_sum_exp(classes, z);
-      total += lse - z[label];
+      total += weights_.empty() ? lse - z[label] : w * (lse - z[label]);
       if (!dlogits.data()) continue;
       T* dz = dlogits.data() + b * classes;
-      for (std::size_t j = 0; j < classes; ++j)
-        dz[j] = static_cast<T>((std::exp(z[j] - lse) - (j == static_cast<std::size_t>(label) ? 1.0 : 0.0)) /
-                               batch);
+      for (std::size_t j = 0; j < classes; ++j) {
+        const double d = std::exp(z[j] - lse) - (j == label ? 1.0 : 0.0);
+        dz[j] = static_cast<T>((weights_.empty() ? d : w * d) / denominator);
+      }
     }
     return total;
   }
 
   /// The mean loss for soft targets (N, C) (one-hot or probabilities; rows need not sum to 1),
-  /// and dL/dlogits into `dlogits`.
+  /// and dL/dlogits into `dlogits`. Unweighted only (`ConfigError` with class weights).
   T operator()(TensorView<const T> logits, TensorView<const T> targets, TensorView<T> dlogits = {}) const {
+    check<ConfigError>(weights_.empty(),
+                       "SoftmaxCrossEntropy: class weights apply to integer labels; weigh "
+                       "soft targets in the targets themselves");
     const auto [n, classes] = check_logits(logits, dlogits);
     check<ShapeError>(targets.shape() == logits.shape(), "SoftmaxCrossEntropy: expected targets ",
                       logits.shape(), " like the logits, got ", targets.shape());
@@ -86,6 +129,22 @@ class SoftmaxCrossEntropy {
   struct Sizes {
     std::size_t n, classes;
   };
+  /// Checks the labels against the logits (and the class weights, if any); returns the item count.
+  template <typename Label>
+  std::size_t check_labels(const TensorView<const T>& logits, const TensorView<Label>& labels) const {
+    const std::size_t n = logits.rank() == 2 ? logits.shape()[0] : 0, classes = n ? logits.shape()[1] : 0;
+    check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (",
+                      n, ") for logits ", logits.shape(), ", got ", labels.shape());
+    check<ShapeError>(n == 0 || weights_.empty() || weights_.size() == classes,
+                      "SoftmaxCrossEntropy: ", weights_.size(), " class weights for ", classes, " classes");
+    for (std::size_t b = 0; b < n; ++b) {
+      const auto label = labels[b];
+      check<Error>(label >= 0 && static_cast<std::size_t>(label) < classes, "SoftmaxCrossEntropy: label ",
+                   static_cast<long long>(label), " of item ", b, " is outside [0, ", classes, ")");
+    }
+    return n;
+  }
+
   static Sizes check_logits(const TensorView<const T>& logits, const TensorView<T>& dlogits) {
     check<ShapeError>(logits.rank() == 2 && logits.shape()[0] > 0 && logits.shape()[1] > 0,
                       "SoftmaxCrossEntropy: expected logits (N, classes) with N, classes >= 1, got ",
@@ -95,6 +154,8 @@ class SoftmaxCrossEntropy {
                       dlogits.shape());
     return {logits.shape()[0], logits.shape()[1]};
   }
+
+  std::vector<double> weights_;  // per class; empty: unweighted
 };
 
 }  // namespace tinydl

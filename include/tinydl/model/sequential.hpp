@@ -199,6 +199,14 @@ class Sequential {
   /// The loss the model trains with.
   const SoftmaxCrossEntropy<T>& loss() const { return loss_; }
 
+  /// Trains with class weights from now on (`fit` sets them from `FitOptions::class_weight` for
+  /// its steps): softmax cross-entropy weighted per class, its mean over the weights (PyTorch's
+  /// `nn.CrossEntropyLoss(weight=...)`). Empty: unweighted. Throws `ConfigError` for bad weights.
+  void set_class_weights(std::vector<double> class_weights) {
+    loss_ =
+        class_weights.empty() ? SoftmaxCrossEntropy<T>() : SoftmaxCrossEntropy<T>(std::move(class_weights));
+  }
+
   // ---- running one batch ------------------------------------------------------------------------
 
   /// Runs the batch `x` (N, ...) through every layer; returns a view of the logits (N, classes),
@@ -491,6 +499,8 @@ class Sequential {
 
   /// Loss and accuracy of the global batch, and dL/dlogits of its mean loss for this process's
   /// part: per-shard sums of the losses and of the correct predictions, added in shard order.
+  /// With class weights the mean is over the global batch's weights: their per-shard sums are
+  /// exchanged first (in shard order, so every process divides by the same bits).
   template <typename Label>
   BatchResult global_loss(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits) {
     BatchShards& shards = *shards_;
@@ -498,16 +508,24 @@ class Sequential {
     double* local = shard_sums_.data();
     double* all = local + 2 * shards.local_shards();
     double* total = all + 2 * shards.shards();
+    const auto shard = [&](std::size_t i, auto view) {
+      return view.slice(shards.local_begin(i), shards.local_begin(i + 1));
+    };
+    double weights = static_cast<double>(shards.global_batch());
+    if (!loss_.class_weights().empty()) {
+      for (std::size_t i = 0; i < shards.local_shards(); ++i)
+        local[i] = loss_.weight_sum(shard(i, logits), shard(i, labels));
+      shards.sum(local, 1, all, total);
+      weights = total[0];
+      check<Error>(weights > 0, "Sequential: the batch's class weights sum to 0");
+    }
     for (std::size_t i = 0; i < shards.local_shards(); ++i) {
-      const std::size_t begin = shards.local_begin(i), end = shards.local_begin(i + 1);
-      local[2 * i] = loss_.sum(logits.slice(begin, end), labels.slice(begin, end), dlogits.slice(begin, end),
-                               shards.global_batch());
-      local[2 * i + 1] =
-          static_cast<double>(detail::batch_correct(logits.slice(begin, end), labels.slice(begin, end)));
+      local[2 * i] = loss_.sum(shard(i, logits), shard(i, labels), shard(i, dlogits), weights);
+      local[2 * i + 1] = static_cast<double>(detail::batch_correct(shard(i, logits), shard(i, labels)));
     }
     shards.sum(local, 2, all, total);
-    const double n = static_cast<double>(shards.global_batch());
-    return {static_cast<T>(total[0] / n), total[1] / n};  // the loss rounded as the unsharded one is
+    // (the loss rounded as the unsharded one is)
+    return {static_cast<T>(total[0] / weights), total[1] / static_cast<double>(shards.global_batch())};
   }
 
   /// An evaluation pass with the layers fused where a kernel can do a neighbour's work

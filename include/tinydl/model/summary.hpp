@@ -10,6 +10,7 @@
 ///     dense_1 (Dense)               (N, 128)                     100,480
 ///     ...
 
+#include <algorithm>
 #include <cstddef>
 #include <iomanip>
 #include <sstream>
@@ -42,7 +43,12 @@ inline std::string with_commas(std::size_t n) {
 template <typename T>
 std::string summary(const Sequential<T>& model) {
   std::ostringstream out;
-  const int name_width = 30, shape_width = 24, count_width = 12;
+  // The first column fits the longest "name (type)" ("globalaveragepooling2d_15 (GlobalAveragePooling2D)").
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < model.size(); ++i)
+    longest = std::max(longest, model.layer(i).name().size() + model.layer(i).type().size() + 3);
+  const int name_width = static_cast<int>(std::max<std::size_t>(30, longest + 2)), shape_width = 24,
+            count_width = 12;
   const std::string rule(name_width + shape_width + count_width, '=');
   out << "Model: Sequential, input " << batch_of_items(model.input_shape()) << "\n";
   out << std::left << std::setw(name_width) << "Layer (type)" << std::setw(shape_width) << "Output shape"

@@ -32,6 +32,7 @@
 #include "tinydl/data/dataset.hpp"
 #include "tinydl/kernels/softmax.hpp"
 #include "tinydl/layers/layer.hpp"
+#include "tinydl/losses/softmax_cross_entropy.hpp"
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/epoch_iterator.hpp"
 #include "tinydl/model/history.hpp"
@@ -65,6 +66,10 @@ struct FitOptions {
   /// Random shifts and flips of the training images, drawn from (seed, epoch, example): see
   /// data/augmentation.hpp. Needs image examples (C, H, W). Off by default.
   ImageAugmentation augmentation;
+  /// One weight per class for the training loss (Keras's `class_weight`; the mean over the weights,
+  /// as PyTorch's `nn.CrossEntropyLoss(weight=...)`): a rare class can count as much as a frequent
+  /// one. Empty: unweighted. Validation and `evaluate` report the unweighted loss, as Keras does.
+  std::vector<double> class_weight;
   /// With a communicator: false trades the byte-identity for speed: each process sums its own
   /// part of a batch at once and the sums are one MPI_Allreduce each (summed in MPI's order, so
   /// results vary in the last bits with the number of processes). gradient_shards is then unused.
@@ -173,7 +178,7 @@ class Trainer {
       const std::size_t n = batches.gather(b, model_.input_batch(batch_size).data(), labels_.data());
       const auto labels = labels_.slice(0, n);
       const auto logits = model_.forward(model_.input_batch(n), Mode::eval);
-      sums[2 * b] = static_cast<double>(model_.loss()(logits, labels)) * n;
+      sums[2 * b] = static_cast<double>(SoftmaxCrossEntropy<T>()(logits, labels)) * n;  // unweighted
       sums[2 * b + 1] = static_cast<double>(detail::batch_correct(logits, labels));
     }
     if (processes > 1) {
@@ -255,7 +260,17 @@ class Trainer {
     check<ConfigError>(!options.augmentation.enabled() || train.item_shape().rank() == 3,
                        "fit: augmentation shifts and flips images (C, H, W); the examples are ",
                        train.item_shape());
+    check<ConfigError>(options.class_weight.empty() || options.class_weight.size() == model_.classes(),
+                       "fit: class_weight has ", options.class_weight.size(), " weights for the model's ",
+                       model_.classes(), " classes");
     const std::size_t batch_size = planned_batch(options.batch_size);
+    // The class weights hold for fit's steps; the model's own loss is back afterwards, error or not.
+    struct LossGuard {
+      Sequential<T>& model;
+      const std::vector<double> before;
+      ~LossGuard() { model.set_class_weights(before); }
+    } restore_loss{model_, model_.loss().class_weights()};
+    if (!options.class_weight.empty()) model_.set_class_weights(options.class_weight);
 
     // Data-parallel training, or a fixed summation order alone (gradient_shards > 1).
     Communicator* communicator = options.communicator;
@@ -388,11 +403,12 @@ class Trainer {
     data.add_bytes(train.labels().data(), train.labels().size() * sizeof(train.labels()[0]));
     settings.add(options.epochs, options.batch_size, options.shuffle, options.seed, options.initial_epoch,
                  shard_count, options.exact, model_.epochs_completed());
+    settings.add_bytes(options.class_weight.data(), options.class_weight.size() * sizeof(double));
     const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
-    const char* what[] = {
-        "model architecture or optimizer", "initial weights (build seed, loaded file)",
-        "training data (size, labels, validation split)",
-        "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards, exact)"};
+    const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
+                          "training data (size, labels, validation split)",
+                          "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards, "
+                          "exact, class_weight)"};
     std::vector<double> mine;
     for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
       mine.push_back(static_cast<double>(part->hash >> 32));
