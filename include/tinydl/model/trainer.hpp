@@ -407,8 +407,7 @@ class Trainer {
     const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
     const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
                           "training data (size, labels, validation split)",
-                          "fit options (epochs, batch_size, shuffle, seed, initial_epoch, gradient_shards, "
-                          "exact, class_weight)"};
+                          "fit options (epochs, batch_size, seed, shards, class_weight, ...)"};
     std::vector<double> mine;
     for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
       mine.push_back(static_cast<double>(part->hash >> 32));
