@@ -200,6 +200,19 @@ int main(int argc, char** argv) {
       std::printf("step %d: loss %.4f, accuracy %.2f\n", step, r.loss, r.accuracy);
     }
     model.optimizer().set_learning_rate(1e-4);
+
+    Sequential<float> regressor;
+    regressor.add(Dense<float>(16)).add(ReLU<float>()).add(Dense<float>(1));
+    regressor.build(Shape{2}, /*seed=*/1);
+    regressor.compile(Adam<float>(1e-2));
+    Tensor<float> inputs(Shape{4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), sums(Shape{4, 1}, {0, 1, 1, 2});
+    const MeanSquaredError<float> mse;
+    float mse_loss = 0;
+    for (int step = 0; step < 200; ++step)
+      mse_loss = regressor.train_on_batch(
+          inputs.view(), [&](auto outputs, auto doutputs) { return mse(outputs, sums.view(), doutputs); });
+    std::printf("regression: mse %.5f, 1 + 1 -> %.3f\n", mse_loss,
+                regressor.forward(inputs.view(), Mode::eval)[3]);
     // [custom loop]
 
     // [profile]
@@ -247,7 +260,11 @@ int main(int argc, char** argv) {
     three.verbose = 0;
     three.augmentation.max_shift = 1;  // random shifts of up to 1 pixel, drawn per (seed, epoch, image)
     three.class_weight = {1.0, 1.0, 2.0, 1.0};  // class 2 counts twice in the training loss
-    model.fit(train, three, {&one_cycle});
+    Dataset<std::uint8_t> weighted = train;
+    Tensor<float> sample_weight(Shape{train.size()}, 1.0f);
+    sample_weight[0] = 3.0f;  // the first example counts three times
+    weighted.set_sample_weights(std::move(sample_weight));
+    model.fit(weighted, three, {&one_cycle});
     std::printf("lr now %g; the last step's gradient norm before clipping %.3f\n",
                 model.optimizer().learning_rate(), model.optimizer().last_grad_norm());
     model.optimizer().set_clip_norm(0);  // off again

@@ -190,6 +190,38 @@ TEST_CASE("Dataset gathers batches converted and scaled, and slices", "[data][da
   CHECK_THROWS_AS(data.slice(3, 5), ShapeError);
 }
 
+TEST_CASE("Dataset sample weights: checked, sliced and gathered; a refused set changes nothing",
+          "[data][dataset][weights]") {
+  Dataset<std::uint8_t> data(Tensor<std::uint8_t>(Shape{4, 1, 1, 2}),
+                             Tensor<std::int32_t>(Shape{4}, {0, 1, 2, 3}));
+  CHECK_FALSE(data.has_sample_weights());
+  data.set_sample_weights(Tensor<float>(Shape{4}, {0.5f, 1, 0, 4}));
+  REQUIRE(data.has_sample_weights());
+  const std::size_t indices[] = {3, 0, 2};
+  float out[6], weights[3];
+  std::int32_t labels[3];
+  data.gather(indices, 3, out, labels, weights);
+  CHECK(weights[0] == 4.0f);
+  CHECK(weights[1] == 0.5f);
+  CHECK(weights[2] == 0.0f);
+  const auto tail = data.slice(1, 3);
+  REQUIRE(tail.sample_weights().shape() == Shape{2});
+  CHECK(tail.sample_weights()[0] == 1.0f);
+  CHECK(tail.sample_weights()[1] == 0.0f);
+
+  CHECK_THROWS_WITH(data.set_sample_weights(Tensor<float>(Shape{3})),
+                    "Dataset: expected sample weights (4), one per item, got (3)");
+  CHECK_THROWS_AS(data.set_sample_weights(Tensor<float>(Shape{4, 1})), ShapeError);
+  CHECK_THROWS_WITH(data.set_sample_weights(Tensor<float>(Shape{4}, {1, 1, -0.5f, 1})),
+                    "Dataset: sample weight -0.5 of item 2; weights must be finite and >= 0");
+  CHECK_THROWS_WITH(data.set_sample_weights(Tensor<float>(Shape{4}, {1, std::nanf(""), 1, 1})),
+                    Contains("sample weight nan of item 1"));
+  CHECK(data.sample_weights()[3] == 4.0f);   // unchanged by the refused sets
+  data.set_sample_weights(Tensor<float>());  // removes them
+  CHECK_FALSE(data.has_sample_weights());
+  CHECK_FALSE(data.slice(0, 2).has_sample_weights());
+}
+
 TEST_CASE("Dataset refuses non-finite features, naming the first", "[data][dataset][nan]") {
   Tensor<float> x(Shape{3, 2, 2});
   std::fill(x.begin(), x.end(), 0.5f);

@@ -544,6 +544,119 @@ TEST_CASE("Class weights train bit-identically for 1, 2 and 3 processes; fit res
   CHECK_THROWS_WITH(plain.fit(data, wrong), Contains("class_weight has 2 weights for the model's 4 classes"));
 }
 
+TEST_CASE(
+    "Sample weights: weights of 1 change no bit, a weight of 0 acts as a class weight of 0, and 1, 2 "
+    "and 3 processes give one process's bits",
+    "[model][distributed][weights]") {
+  const auto data = squares(98 + 24, 4);
+  FitOptions options = quiet(2, 32, 5);
+  options.validation_split = 24.0 / 122;
+  options.gradient_shards = default_gradient_shards;
+  const auto weighted = [&](auto weight_of) {
+    Dataset<std::uint8_t> copy = data;
+    Tensor<float> w(Shape{data.size()});
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = weight_of(i);
+    copy.set_sample_weights(std::move(w));
+    return copy;
+  };
+  const auto train = [&](const Dataset<std::uint8_t>& d, const FitOptions& o) {
+    auto model = small_cnn(11);
+    model.fit(d, o);
+    return flat_weights(model);
+  };
+  const std::vector<float> plain = train(data, options);
+  CHECK(train(weighted([](std::size_t) { return 1.0f; }), options) == plain);
+
+  FitOptions no_class_1 = options;
+  no_class_1.class_weight = {1, 0, 1, 1};
+  const auto without_1 = weighted([&](std::size_t i) { return data.labels()[i] == 1 ? 0.0f : 1.0f; });
+  CHECK(train(without_1, options) == train(data, no_class_1));
+
+  // Weights of 0 to 2 (and class weights besides): the mean is over the global batch's weights.
+  auto uneven = weighted([](std::size_t i) { return 0.5f * static_cast<float>(i % 5); });
+  FitOptions both = options;
+  both.class_weight = {0.5, 2.0, 1.0, 3.0};
+  auto alone = small_cnn(11);
+  const History reference = alone.fit(uneven, both);
+  const std::vector<float> expected = flat_weights(alone);
+  CHECK(expected != plain);
+  for (int processes : {1, 2, 3}) {
+    INFO(processes << " processes");
+    std::vector<History> histories;
+    const auto weights = train_data_parallel(processes, uneven, both, &histories);
+    for (std::size_t r = 0; r < weights.size(); ++r) {
+      CHECK(weights[r] == expected);
+      CHECK(histories[r].epochs.back().loss == reference.epochs.back().loss);
+    }
+  }
+  // Validation reports the unweighted loss, as with class weights.
+  CHECK(alone.evaluate(data.slice(98, 122)).loss == Approx(reference.epochs.back().val_loss).epsilon(1e-6));
+}
+
+TEST_CASE(
+    "train_on_batch with a loss function: cross-entropy gives the model loss's bits, MSE fits a "
+    "regression, BCE with logits a multi-label task",
+    "[model][losses]") {
+  {
+    const auto data = squares(16, 43);
+    Tensor<float> x(Shape{16, 1, 12, 12});
+    Tensor<std::int32_t> labels(Shape{16});
+    std::vector<std::size_t> all(16);
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    data.gather(all.data(), 16, x.data(), labels.data());
+    auto a = small_cnn(5), b = small_cnn(5);
+    const float expected = a.train_on_batch(x.view(), labels.view()).loss;
+    const float got = b.train_on_batch(x.view(), [&](auto outputs, auto doutputs) {
+      return SoftmaxCrossEntropy<float>()(outputs, labels.view(), doutputs);
+    });
+    CHECK(got == expected);
+    CHECK(flat_weights(a) == flat_weights(b));
+  }
+  // Inputs in [-1, 1]^3. Regression: y = (x0 + 2 x1, x1 x2). Multi-label: label j is x_j > 0.
+  const std::size_t n = 128;
+  const Tensor<float> x = test::random_tensor<float>(Shape{n, 3}, 61, -1, 1);
+  Tensor<float> y(Shape{n, 2}), labels(Shape{n, 3});
+  for (std::size_t i = 0; i < n; ++i) {
+    y[2 * i] = x[3 * i] + 2 * x[3 * i + 1];
+    y[2 * i + 1] = x[3 * i + 1] * x[3 * i + 2];
+    for (std::size_t j = 0; j < 3; ++j) labels[3 * i + j] = x[3 * i + j] > 0 ? 1.0f : 0.0f;
+  }
+  const auto mlp = [](std::size_t outputs) {
+    Sequential<float> m;
+    m.add(Dense<float>(32)).add(ReLU<float>()).add(Dense<float>(outputs));
+    m.build(Shape{3}, 7);
+    m.compile(Adam<float>(1e-2));
+    return m;
+  };
+  auto regression = mlp(2), classifier = mlp(3);
+  const MeanSquaredError<float> mse;
+  const BinaryCrossEntropyWithLogits<float> bce;
+  float first_mse = 0, last_mse = 0, first_bce = 0, last_bce = 0;
+  for (int step = 0; step < 300; ++step) {
+    last_mse =
+        regression.train_on_batch(x.view(), [&](auto out, auto dout) { return mse(out, y.view(), dout); });
+    last_bce = classifier.train_on_batch(x.view(),
+                                         [&](auto out, auto dout) { return bce(out, labels.view(), dout); });
+    if (step == 0) {
+      first_mse = last_mse;
+      first_bce = last_bce;
+    }
+  }
+  CHECK(last_mse < 0.02f * first_mse);
+  CHECK(first_bce > 0.5f);  // about log 2 at the start
+  CHECK(last_bce < 0.1f);
+  CHECK(mse(regression.forward(x.view(), Mode::eval), y.view()) == Approx(last_mse).epsilon(0.5));
+
+  LocalCommunicator alone;
+  BatchShards shards(alone, 2, Summation::shard_order);
+  shards.set_batch(n);
+  regression.set_batch_shards(&shards);
+  CHECK_THROWS_WITH(
+      regression.train_on_batch(x.view(), [&](auto out, auto dout) { return mse(out, y.view(), dout); }),
+      Contains("data-parallel steps use the model's loss"));
+  regression.set_batch_shards(nullptr);
+}
+
 TEST_CASE("The fast (all-reduce) mode trains the same model up to rounding", "[model][distributed]") {
   const auto data = squares(96, 4);
   FitOptions options = quiet(2, 32, 5);

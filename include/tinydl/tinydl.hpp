@@ -9,6 +9,7 @@
 #include "tinydl/core/init.hpp"
 #include "tinydl/core/parallel.hpp"
 #include "tinydl/core/rng.hpp"
+#include "tinydl/core/sample_weights.hpp"
 #include "tinydl/core/scratch.hpp"
 #include "tinydl/core/shape.hpp"
 #include "tinydl/core/tensor.hpp"
@@ -41,6 +42,9 @@
 #include "tinydl/layers/softmax.hpp"
 #include "tinydl/layers/window_options.hpp"
 
+#include "tinydl/losses/binary_cross_entropy_with_logits.hpp"
+#include "tinydl/losses/mean_squared_error.hpp"
+#include "tinydl/losses/elementwise_loss.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
 
 #include "tinydl/optim/adam.hpp"

@@ -3,7 +3,8 @@
 a byte-identical copy of the team's shared one): forward and backward of nn.AvgPool2d and
 nn.AdaptiveAvgPool2d(1) + flatten, and of tinydl's Residual block (bench/torch_resnet.py has its
 PyTorch form) in double, in the format of tests/golden (see its README); and the study's ResNet
-as a whole model (resnet_model); and nn.CrossEntropyLoss with class weights.
+as a whole model (resnet_model); nn.CrossEntropyLoss with class weights; and the losses with
+sample weights (MSELoss, BCEWithLogitsLoss with pos_weight, CrossEntropyLoss).
 Run with Debian's python3-torch from the repository root:
 
     /usr/bin/python3 tests/reference/make_layers.py tests/reference
@@ -153,5 +154,45 @@ def weighted_cross_entropy_case(out_dir, seed=8):
           "seed": seed})
 
 
+def sample_weighted_losses_case(out_dir, seed=9):
+    """The losses with per-item (sample) weights s, on logits (7, 4) in double, the mean over the
+    weights as (loss(reduction="none") * s).sum() / s.sum() is in PyTorch (an element-wise loss's
+    items are their outputs' means): nn.MSELoss, nn.BCEWithLogitsLoss with and without pos_weight,
+    and nn.CrossEntropyLoss with class weights too (the item's weight is s_b weight[y_b]). A zero
+    sample weight, and logits up to +-30 where the naive log(sigmoid) loses all precision."""
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(7, 4, generator=g, dtype=torch.float64) * 4
+    z[0, 0], z[1, 2] = 30.0, -30.0
+    targets = torch.rand(7, 4, generator=g, dtype=torch.float64)
+    targets[2] = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    labels = torch.tensor([1, 0, 3, 3, 2, 1, 0])
+    s = torch.tensor([1.0, 0.5, 2.0, 0.0, 1.5, 3.0, 1.0], dtype=torch.float64)
+    pos = torch.tensor([0.5, 2.0, 1.0, 4.0], dtype=torch.float64)
+    class_w = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
+    cases = {
+        "mse": lambda z: F.mse_loss(z, targets),
+        "mse_weighted": lambda z: (F.mse_loss(z, targets, reduction="none").mean(1) * s).sum() / s.sum(),
+        "bce": lambda z: F.binary_cross_entropy_with_logits(z, targets),
+        "bce_pos": lambda z: F.binary_cross_entropy_with_logits(z, targets, pos_weight=pos),
+        "bce_pos_weighted": lambda z: (F.binary_cross_entropy_with_logits(
+            z, targets, pos_weight=pos, reduction="none").mean(1) * s).sum() / s.sum(),
+        "ce_weighted": lambda z: (F.cross_entropy(z, labels, reduction="none") * s).sum() / s.sum(),
+        "ce_class_sample_weighted": lambda z: (F.cross_entropy(z, labels, weight=class_w, reduction="none")
+                                               * s).sum() / (s * class_w[labels]).sum(),
+    }
+    tensors = {"logits": z, "targets": targets, "labels": labels.double(), "sample_weights": s,
+               "pos_weight": pos, "class_weights": class_w}
+    for name, f in cases.items():
+        x = z.clone().requires_grad_(True)
+        loss = f(x)
+        loss.backward()
+        tensors[f"{name}_loss"] = loss.detach().reshape(1)
+        tensors[f"{name}_grad"] = x.grad
+    save(f"{out_dir}/sample_weighted_losses.safetensors", tensors,
+         {"losses": ",".join(cases), "producer": f"PyTorch {torch.__version__}", "seed": seed})
+
+
 resnet_model_case(out)
 weighted_cross_entropy_case(out)
+sample_weighted_losses_case(out)

@@ -12,11 +12,13 @@
 #include <utility>
 
 #include "tinydl/core/error.hpp"
+#include "tinydl/core/sample_weights.hpp"
 #include "tinydl/core/tensor.hpp"
 
 namespace tinydl {
 
-/// Features (N, ...) of type X with one integer class label per example.
+/// Features (N, ...) of type X with one integer class label per example, and optionally one
+/// weight per example for the training loss (`set_sample_weights`).
 template <typename X>
 class Dataset {
  public:
@@ -55,6 +57,23 @@ class Dataset {
   const Tensor<X>& features() const { return features_; }
   const Tensor<std::int32_t>& labels() const { return labels_; }
 
+  /// Weighs each example in the training loss (Keras's `sample_weight`): `fit` multiplies an
+  /// example's loss by its weight (and by its class's `class_weight`, if any) and divides the
+  /// batch's sum by the batch's weight sum. An empty tensor removes them. Throws `ShapeError`
+  /// unless there is one weight per example and `Error` for a negative or non-finite one; on a
+  /// throw the dataset is unchanged.
+  void set_sample_weights(Tensor<float> weights) {
+    if (weights.size() == 0 && weights.rank() <= 1) {
+      sample_weights_ = Tensor<float>();
+      return;
+    }
+    detail::check_sample_weights("Dataset", weights.view(), size());
+    sample_weights_ = std::move(weights);
+  }
+  bool has_sample_weights() const { return sample_weights_.size() > 0; }
+  /// The examples' weights (N), or an empty tensor.
+  const Tensor<float>& sample_weights() const { return sample_weights_; }
+
   /// Examples [begin, end) as a new dataset (a copy).
   Dataset slice(std::size_t begin, std::size_t end) const {
     check<ShapeError>(begin <= end && end <= size(), "Dataset::slice: [", begin, ", ", end,
@@ -64,13 +83,22 @@ class Dataset {
     std::copy(source.begin(), source.end(), features.begin());
     Tensor<std::int32_t> labels(Shape{end - begin});
     std::copy(labels_.begin() + begin, labels_.begin() + end, labels.begin());
-    return Dataset(std::move(features), std::move(labels), scale_);
+    Dataset part(std::move(features), std::move(labels), scale_);
+    if (has_sample_weights()) {
+      part.sample_weights_ = Tensor<float>(Shape{end - begin});
+      std::copy(sample_weights_.begin() + begin, sample_weights_.begin() + end, part.sample_weights_.begin());
+    }
+    return part;
   }
 
-  /// Writes examples indices[0..count) converted to T and scaled into `out` (count x item), and
-  /// their labels into `labels_out`.
+  /// Writes examples indices[0..count) converted to T and scaled into `out` (count x item), their
+  /// labels into `labels_out` and, if the dataset has sample weights and `weights_out` is not
+  /// null, their weights into `weights_out`.
   template <typename T>
-  void gather(const std::size_t* indices, std::size_t count, T* out, std::int32_t* labels_out) const {
+  void gather(const std::size_t* indices, std::size_t count, T* out, std::int32_t* labels_out,
+              float* weights_out = nullptr) const {
+    if (weights_out && has_sample_weights())
+      for (std::size_t b = 0; b < count; ++b) weights_out[b] = sample_weights_[indices[b]];
     const std::size_t item = features_.shape().item_numel();
     const T scale = static_cast<T>(scale_);
     for (std::size_t b = 0; b < count; ++b) {
@@ -84,6 +112,7 @@ class Dataset {
  private:
   Tensor<X> features_;
   Tensor<std::int32_t> labels_;
+  Tensor<float> sample_weights_;  // (N), or empty: unweighted
   double scale_ = 1.0;
 };
 

@@ -14,6 +14,10 @@
 ///     L = sum_b w[y_b] (logsumexp(z_b) - z_b[y_b]) / sum_b w[y_b]
 ///     dL/dz_b = w[y_b] (p_b - onehot(y_b)) / sum_b w[y_b]
 ///
+/// Sample weights s_b (one per item, Keras's `sample_weight`) multiply in: the item's weight is
+/// s_b w[y_b] (either factor 1 when absent) and the mean is over those weights, as
+/// `(loss * s).sum() / s.sum()` is in PyTorch. A weight of 2 counts an item as two copies of it.
+///
 /// logsumexp subtracts the row maximum first, so logits of +-1e4 give exact, finite results.
 
 #include <cmath>
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "tinydl/core/error.hpp"
+#include "tinydl/core/sample_weights.hpp"
 #include "tinydl/core/tensor.hpp"
 #include "tinydl/kernels/softmax.hpp"
 
@@ -51,25 +56,28 @@ class SoftmaxCrossEntropy {
   /// The class weights (empty: unweighted).
   const std::vector<double>& class_weights() const { return weights_; }
 
-  /// The mean loss for integer class labels (any integer type), and dL/dlogits into `dlogits`.
-  /// Throws `ShapeError` on mismatched shapes (or class weights for another number of classes),
-  /// `Error` on a label outside [0, C) and when the items' weights sum to 0.
+  /// The mean loss for integer class labels (any integer type), and dL/dlogits into `dlogits`;
+  /// `sample_weights` (N), if given, weigh the items. Throws `ShapeError` on mismatched shapes
+  /// (or class weights for another number of classes), `Error` on a label outside [0, C), a
+  /// negative or non-finite sample weight, and when the items' weights sum to 0.
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
-  T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {}) const {
+  T operator()(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits = {},
+               TensorView<const float> sample_weights = {}) const {
     check_logits(logits, dlogits);
-    const double total_weight = weight_sum(logits, labels);
-    check<Error>(total_weight > 0, "SoftmaxCrossEntropy: the batch's class weights sum to 0");
-    return static_cast<T>(sum(logits, labels, dlogits, total_weight) / total_weight);
+    const double total_weight = weight_sum(logits, labels, sample_weights);
+    check<Error>(total_weight > 0, "SoftmaxCrossEntropy: the batch's weights sum to 0");
+    return static_cast<T>(sum(logits, labels, dlogits, total_weight, sample_weights) / total_weight);
   }
 
   /// The sum of the items' weights: the mean's denominator (the item count when unweighted).
-  /// Checks the labels and the shapes as `sum` does.
+  /// Checks the labels, sample weights and shapes as `sum` does.
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
-  double weight_sum(TensorView<const T> logits, TensorView<Label> labels) const {
-    const std::size_t n = check_labels(logits, labels);
-    if (weights_.empty()) return static_cast<double>(n);
+  double weight_sum(TensorView<const T> logits, TensorView<Label> labels,
+                    TensorView<const float> sample_weights = {}) const {
+    const std::size_t n = check_labels(logits, labels, sample_weights);
+    if (weights_.empty() && !sample_weights.data()) return static_cast<double>(n);
     double total = 0;
-    for (std::size_t b = 0; b < n; ++b) total += weights_[static_cast<std::size_t>(labels[b])];
+    for (std::size_t b = 0; b < n; ++b) total += item_weight(labels, sample_weights, b);
     return total;
   }
 
@@ -78,22 +86,23 @@ class SoftmaxCrossEntropy {
   /// `denominator` being that batch's `weight_sum` (its item count when unweighted). The items
   /// may be none.
   template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
-  double sum(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits,
-             double denominator) const {
-    const std::size_t n = check_labels(logits, labels), classes = n ? logits.shape()[1] : 0;
+  double sum(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits, double denominator,
+             TensorView<const float> sample_weights = {}) const {
+    const std::size_t n = check_labels(logits, labels, sample_weights), classes = n ? logits.shape()[1] : 0;
     if (n > 0) check_logits(logits, dlogits);
+    const bool weighted = !weights_.empty() || sample_weights.data();
     double total = 0;
     for (std::size_t b = 0; b < n; ++b) {
       const auto label = static_cast<std::size_t>(labels[b]);
-      const double w = weights_.empty() ? 1.0 : weights_[label];
+      const double w = weighted ? item_weight(labels, sample_weights, b) : 1.0;
       const T* z = logits.data() + b * classes;
       const double lse = kernels::log_sum_exp(classes, z);
-      total += weights_.empty() ? lse - z[label] : w * (lse - z[label]);
+      total += weighted ? w * (lse - z[label]) : lse - z[label];
       if (!dlogits.data()) continue;
       T* dz = dlogits.data() + b * classes;
       for (std::size_t j = 0; j < classes; ++j) {
         const double d = std::exp(z[j] - lse) - (j == label ? 1.0 : 0.0);
-        dz[j] = static_cast<T>((weights_.empty() ? d : w * d) / denominator);
+        dz[j] = static_cast<T>((weighted ? w * d : d) / denominator);
       }
     }
     return total;
@@ -129,12 +138,23 @@ class SoftmaxCrossEntropy {
   struct Sizes {
     std::size_t n, classes;
   };
-  /// Checks the labels against the logits (and the class weights, if any); returns the item count.
+  /// Item b's weight: its sample weight times its label's class weight (each 1 when absent).
   template <typename Label>
-  std::size_t check_labels(const TensorView<const T>& logits, const TensorView<Label>& labels) const {
+  double item_weight(const TensorView<Label>& labels, const TensorView<const float>& sample_weights,
+                     std::size_t b) const {
+    const double s = sample_weights.data() ? static_cast<double>(sample_weights[b]) : 1.0;
+    return weights_.empty() ? s : s * weights_[static_cast<std::size_t>(labels[b])];
+  }
+
+  /// Checks the labels and sample weights against the logits (and the class weights, if any);
+  /// returns the item count.
+  template <typename Label>
+  std::size_t check_labels(const TensorView<const T>& logits, const TensorView<Label>& labels,
+                           const TensorView<const float>& sample_weights) const {
     const std::size_t n = logits.rank() == 2 ? logits.shape()[0] : 0, classes = n ? logits.shape()[1] : 0;
     check<ShapeError>(labels.rank() == 1 && labels.shape()[0] == n, "SoftmaxCrossEntropy: expected labels (",
                       n, ") for logits ", logits.shape(), ", got ", labels.shape());
+    if (sample_weights.data()) detail::check_sample_weights("SoftmaxCrossEntropy", sample_weights, n);
     check<ShapeError>(n == 0 || weights_.empty() || weights_.size() == classes,
                       "SoftmaxCrossEntropy: ", weights_.size(), " class weights for ", classes, " classes");
     for (std::size_t b = 0; b < n; ++b) {

@@ -46,6 +46,8 @@ class EpochIterator {
     for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i, stream, i)]);
   }
 
+  /// The dataset the batches come from.
+  const Dataset<X>& dataset() const { return data_; }
   std::size_t examples() const { return order_.size(); }
   std::size_t batches() const { return (order_.size() + batch_size_ - 1) / batch_size_; }
 
@@ -67,13 +69,14 @@ class EpochIterator {
   }
 
   /// Writes examples [offset, offset + count) of batch `batch` (one process's part of it in
-  /// data-parallel training) into `x` and `labels`; returns count.
+  /// data-parallel training) into `x` and `labels`, and their sample weights into `weights` if
+  /// it is not null and the dataset has them; returns count.
   template <typename T>
-  std::size_t gather(std::size_t batch, std::size_t offset, std::size_t count, T* x,
-                     std::int32_t* labels) const {
+  std::size_t gather(std::size_t batch, std::size_t offset, std::size_t count, T* x, std::int32_t* labels,
+                     float* weights = nullptr) const {
     check<ShapeError>(offset + count <= batch_examples(batch), "EpochIterator: examples [", offset, ", ",
                       offset + count, ") of batch ", batch, ", which has ", batch_examples(batch));
-    if (count) data_.gather(order_.data() + batch * batch_size_ + offset, count, x, labels);
+    if (count) data_.gather(order_.data() + batch * batch_size_ + offset, count, x, labels, weights);
     return count;
   }
 

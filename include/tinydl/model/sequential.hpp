@@ -252,41 +252,59 @@ class Sequential {
   BatchShards* batch_shards() const { return shards_; }
 
   /// Forward in training mode, loss, and backward: the parameter gradients are overwritten with
-  /// those of the mean loss of this batch. Returns the loss and accuracy; takes no optimizer step.
+  /// those of the mean loss of this batch, weighted per item by `sample_weights` (N) if given.
+  /// Returns the loss and accuracy; takes no optimizer step.
   template <typename Label>
-  BatchResult compute_gradients(TensorView<const T> x, TensorView<Label> labels) {
-    {
-      detail::Observed observed(observer(), StepPart::zero_grad);
-      for (const auto& p : params_)
-        if (p.trainable())
-          parallel_ranges(p.grad.size(), [grad = p.grad.data()](std::size_t begin, std::size_t end) {
-            std::fill(grad + begin, grad + end, T(0));
-          });
-    }
-    const TensorView<const T> logits = forward(x, Mode::train);
-    TensorView<T> dlogits(gradients_[0].data(), logits.shape());
+  BatchResult compute_gradients(TensorView<const T> x, TensorView<Label> labels,
+                                TensorView<const float> sample_weights = {}) {
     BatchResult result;
-    {
-      detail::Observed observed(observer(), StepPart::loss);
+    compute_gradients_with(x, [&](TensorView<const T> logits, TensorView<T> dlogits) {
       if (shards_) {
-        result = global_loss(logits, labels, dlogits);
+        result = global_loss(logits, labels, dlogits, sample_weights);
       } else {
-        result.loss = loss_(logits, labels, dlogits);
+        result.loss = loss_(logits, labels, dlogits, sample_weights);
         result.accuracy = detail::batch_accuracy(logits, labels);
       }
-    }
-    backward(dlogits);
+    });
     return result;
   }
 
   /// One training step on a batch: gradients, then one optimizer step.
   template <typename Label>
-  BatchResult train_on_batch(TensorView<const T> x, TensorView<Label> labels) {
+  BatchResult train_on_batch(TensorView<const T> x, TensorView<Label> labels,
+                             TensorView<const float> sample_weights = {}) {
     Optimizer<T>& opt = optimizer();
-    const BatchResult result = compute_gradients(x, labels);
+    const BatchResult result = compute_gradients(x, labels, sample_weights);
     detail::Observed observed(observer(), StepPart::optimizer);
     opt.step(params_);
     return result;
+  }
+
+  /// One training step with a loss of the caller's choosing (`MeanSquaredError`,
+  /// `BinaryCrossEntropyWithLogits`, or any other): `loss(outputs, doutputs)` gets the model's
+  /// outputs (N, K) and writes dL/doutputs into `doutputs` (N, K); its return value is returned.
+  /// Then backward and one optimizer step, as `train_on_batch` does with the model's loss:
+  ///
+  ///     MeanSquaredError<float> mse;
+  ///     float loss = model.train_on_batch(x, [&](auto outputs, auto doutputs) {
+  ///       return mse(outputs, targets, doutputs);
+  ///     });
+  ///
+  /// Not for data-parallel steps (`set_batch_shards`): throws `ConfigError` there.
+  template <typename LossFunction,
+            typename Result = std::invoke_result_t<LossFunction&, TensorView<const T>, TensorView<T>>>
+  Result train_on_batch(TensorView<const T> x, LossFunction&& loss) {
+    static_assert(std::is_arithmetic_v<Result>, "train_on_batch: the loss function must return the loss");
+    check<ConfigError>(shards_ == nullptr,
+                       "Sequential::train_on_batch: a loss function of your own trains on whole batches; "
+                       "data-parallel steps use the model's loss");
+    Optimizer<T>& opt = optimizer();
+    Result value{};
+    compute_gradients_with(
+        x, [&](TensorView<const T> outputs, TensorView<T> doutputs) { value = loss(outputs, doutputs); });
+    detail::Observed observed(observer(), StepPart::optimizer);
+    opt.step(params_);
+    return value;
   }
 
   /// Class probabilities (N, classes) for a batch of inputs already in the model's scalar type.
@@ -497,30 +515,53 @@ class Sequential {
     }
   }
 
+  /// Zeroes the gradients, runs forward in training mode, lets `loss(logits, dlogits)` write
+  /// dL/dlogits, and runs backward.
+  template <typename LossStep>
+  void compute_gradients_with(TensorView<const T> x, LossStep&& loss) {
+    {
+      detail::Observed observed(observer(), StepPart::zero_grad);
+      for (const auto& p : params_)
+        if (p.trainable())
+          parallel_ranges(p.grad.size(), [grad = p.grad.data()](std::size_t begin, std::size_t end) {
+            std::fill(grad + begin, grad + end, T(0));
+          });
+    }
+    const TensorView<const T> logits = forward(x, Mode::train);
+    TensorView<T> dlogits(gradients_[0].data(), logits.shape());
+    {
+      detail::Observed observed(observer(), StepPart::loss);
+      loss(logits, dlogits);
+    }
+    backward(dlogits);
+  }
+
   /// Loss and accuracy of the global batch, and dL/dlogits of its mean loss for this process's
   /// part: per-shard sums of the losses and of the correct predictions, added in shard order.
   /// With class weights the mean is over the global batch's weights: their per-shard sums are
   /// exchanged first (in shard order, so every process divides by the same bits).
   template <typename Label>
-  BatchResult global_loss(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits) {
+  BatchResult global_loss(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits,
+                          TensorView<const float> sample_weights) {
     BatchShards& shards = *shards_;
     ensure_capacity(shard_sums_, 2 * (shards.local_shards() + shards.shards() + 1));
     double* local = shard_sums_.data();
     double* all = local + 2 * shards.local_shards();
     double* total = all + 2 * shards.shards();
     const auto shard = [&](std::size_t i, auto view) {
-      return view.slice(shards.local_begin(i), shards.local_begin(i + 1));
+      return view.data() ? view.slice(shards.local_begin(i), shards.local_begin(i + 1)) : view;
     };
     double weights = static_cast<double>(shards.global_batch());
-    if (!loss_.class_weights().empty()) {
+    if (!loss_.class_weights().empty() || sample_weights.data()) {
       for (std::size_t i = 0; i < shards.local_shards(); ++i)
-        local[i] = loss_.weight_sum(shard(i, logits), shard(i, labels));
+        local[i] = loss_.weight_sum(shard(i, logits), shard(i, labels), shard(i, sample_weights));
       shards.sum(local, 1, all, total);
       weights = total[0];
-      check<Error>(weights > 0, "Sequential: the batch's class weights sum to 0");
+      check<Error>(weights > 0, "Sequential: the batch's weights sum to 0");
     }
     for (std::size_t i = 0; i < shards.local_shards(); ++i) {
-      local[2 * i] = loss_.sum(shard(i, logits), shard(i, labels), shard(i, dlogits), weights);
+      local[2 * i] =
+          loss_.sum(shard(i, logits), shard(i, labels), shard(i, dlogits), weights, shard(i, sample_weights));
       local[2 * i + 1] = static_cast<double>(detail::batch_correct(shard(i, logits), shard(i, labels)));
     }
     shards.sum(local, 2, all, total);

@@ -69,6 +69,8 @@ struct FitOptions {
   /// One weight per class for the training loss (Keras's `class_weight`; the mean over the weights,
   /// as PyTorch's `nn.CrossEntropyLoss(weight=...)`): a rare class can count as much as a frequent
   /// one. Empty: unweighted. Validation and `evaluate` report the unweighted loss, as Keras does.
+  /// Per-example weights are the training dataset's (`Dataset::set_sample_weights`); an
+  /// example's weight is then its sample weight times its class's weight.
   std::vector<double> class_weight;
   /// With a communicator: false trades the byte-identity for speed: each process sums its own
   /// part of a batch at once and the sums are one MPI_Allreduce each (summed in MPI's order, so
@@ -264,6 +266,8 @@ class Trainer {
                        "fit: class_weight has ", options.class_weight.size(), " weights for the model's ",
                        model_.classes(), " classes");
     const std::size_t batch_size = planned_batch(options.batch_size);
+    if (train.has_sample_weights() && sample_weights_.size() < batch_size)
+      sample_weights_ = Tensor<float>(Shape{batch_size});
     // The class weights hold for fit's steps; the model's own loss is back afterwards, error or not.
     struct LossGuard {
       Sequential<T>& model;
@@ -344,6 +348,7 @@ class Trainer {
 
     double loss_sum = 0, correct = 0;
     std::size_t seen = 0;
+    const bool weighted = batches.dataset().has_sample_weights();
     model_.set_batch_shards(shards);
     for (std::size_t batch = 0; batch < batches.batches() && !model_.stop_requested(); ++batch) {
       const std::size_t n = batches.batch_examples(batch);
@@ -355,10 +360,13 @@ class Trainer {
       }
       {
         detail::Observed observed(model_.observer(), StepPart::data);
-        batches.gather(batch, offset, local, model_.input_batch(local).data(), labels_.data());
+        batches.gather(batch, offset, local, model_.input_batch(local).data(), labels_.data(),
+                       weighted ? sample_weights_.data() : nullptr);
         if (options.augmentation.enabled()) augment(batches, batch, offset, local, options, epoch);
       }
-      const BatchResult result = model_.train_on_batch(model_.input_batch(local), labels_.slice(0, local));
+      const BatchResult result = model_.train_on_batch(
+          model_.input_batch(local), labels_.slice(0, local),
+          weighted ? TensorView<const float>(sample_weights_.slice(0, local)) : TensorView<const float>());
       loss_sum += result.loss * n;
       correct += result.accuracy * n;
       seen += n;
@@ -401,12 +409,13 @@ class Trainer {
     data.add(train.size(), train_count, validation_count);
     data.add(train.item_shape().to_string());
     data.add_bytes(train.labels().data(), train.labels().size() * sizeof(train.labels()[0]));
+    data.add_bytes(train.sample_weights().data(), train.sample_weights().size() * sizeof(float));
     settings.add(options.epochs, options.batch_size, options.shuffle, options.seed, options.initial_epoch,
                  shard_count, options.exact, model_.epochs_completed());
     settings.add_bytes(options.class_weight.data(), options.class_weight.size() * sizeof(double));
     const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
     const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
-                          "training data (size, labels, validation split)",
+                          "training data (size, labels, sample weights, validation split)",
                           "fit options (epochs, batch_size, seed, shards, class_weight, ...)"};
     std::vector<double> mine;
     for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
@@ -443,6 +452,7 @@ class Trainer {
   Sequential<T>& model_;
   ThreadScratch<T> augment_scratch_;      // one image per thread for augment
   Tensor<std::int32_t> labels_;           // the labels of the current batch
+  Tensor<float> sample_weights_;          // its sample weights, if the training data has them
   Communicator* communicator_ = nullptr;  // while validating in data-parallel fit
 };
 
