@@ -213,6 +213,18 @@ int main(int argc, char** argv) {
           inputs.view(), [&](auto outputs, auto doutputs) { return mse(outputs, sums.view(), doutputs); });
     std::printf("regression: mse %.5f, 1 + 1 -> %.3f\n", mse_loss,
                 regressor.forward(inputs.view(), Mode::eval)[3]);
+
+    Sequential<float> classifier;  // binary: x0 or x1, positives weighted twice
+    classifier.add(Dense<float>(8)).add(ReLU<float>()).add(Dense<float>(1));
+    classifier.build(Shape{2}, /*seed=*/2);
+    classifier.compile(Adam<float>(1e-2));
+    Tensor<float> either(Shape{4, 1}, {0, 1, 1, 1});
+    const BinaryCrossEntropyWithLogits<float> bce({/*pos_weight=*/2.0});
+    for (int step = 0; step < 200; ++step)
+      classifier.train_on_batch(
+          inputs.view(), [&](auto logits, auto dlogits) { return bce(logits, either.view(), dlogits); });
+    const auto binary_logits = classifier.forward(inputs.view(), Mode::eval);
+    std::printf("binary: logit for (0, 0) %.2f, for (1, 0) %.2f\n", binary_logits[0], binary_logits[2]);
     // [custom loop]
 
     // [profile]
