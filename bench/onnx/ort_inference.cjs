@@ -43,7 +43,7 @@ async function main() {
     data[i] = state / 2147483648;
   }
   console.log(`onnxruntime-node ${require(path.resolve(option("ort"), "node_modules", "onnxruntime-node", "package.json")).version}, ${threads} threads`);
-  for (const name of ["mlp", "basic_cnn", "deeper_cnn"]) {
+  for (const name of ["mlp", "basic_cnn", "deeper_cnn", "resnet"]) {
     const session = await ort.InferenceSession.create(path.join(models, name + ".onnx"), {
       executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: threads,
       interOpNumThreads: 1, executionMode: "sequential",
