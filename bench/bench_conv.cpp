@@ -1,7 +1,8 @@
-// Convolution per conv layer of the three Fashion-MNIST models at batch 64, through the kernels
+// Convolution per conv layer of the four Fashion-MNIST models at batch 64, through the kernels
 // Conv2D runs (kernels/conv2d.hpp): conv2d_forward (im2col + GEMM per image group, bias in the
 // epilogue) and conv2d_backward (weight and bias gradients, and the input gradient except for a
-// model's first layer, whose input gradient training skips). Reports images/s and GFLOP/s.
+// model's first layer, whose input gradient training skips). Reports images/s and GFLOP/s; im2col/
+// times the column matrices alone (the part of a forward pass a direct convolution would skip).
 #include <benchmark/benchmark.h>
 #include <tinydl/tinydl.hpp>
 
@@ -31,7 +32,13 @@ std::vector<ConvLayer> layers() {
           {"deeper_cnn/conv1", Window2d{1, 28, 28, 3, 3, 1, 1, 1, 1}, 32},
           {"deeper_cnn/conv2", Window2d{32, 28, 28, 3, 3, 1, 1, 1, 1}, 32},
           {"deeper_cnn/conv3", Window2d{32, 14, 14, 3, 3, 1, 1, 1, 1}, 64},
-          {"deeper_cnn/conv4", Window2d{64, 14, 14, 3, 3, 1, 1, 1, 1}, 64}};
+          {"deeper_cnn/conv4", Window2d{64, 14, 14, 3, 3, 1, 1, 1, 1}, 64},
+          {"resnet/conv1", Window2d{1, 28, 28, 3, 3, 1, 1, 1, 1}, 16},
+          {"resnet/stage1", Window2d{16, 28, 28, 3, 3, 1, 1, 1, 1}, 16},
+          {"resnet/stage2_down", Window2d{16, 28, 28, 3, 3, 2, 2, 1, 1}, 32},
+          {"resnet/stage2", Window2d{32, 14, 14, 3, 3, 1, 1, 1, 1}, 32},
+          {"resnet/stage3_down", Window2d{32, 14, 14, 3, 3, 2, 2, 1, 1}, 64},
+          {"resnet/stage3", Window2d{64, 7, 7, 3, 3, 1, 1, 1, 1}, 64}};
 }
 
 struct Buffers {
@@ -93,6 +100,26 @@ void conv_backward(benchmark::State& state, const ConvLayer& l, int threads) {
   set_counters(state, (dx ? 2 : 1) * forward_flops(l));
 }
 
+/// The column matrices alone: im2col of every image of the batch, spread over the threads as
+/// conv2d_forward spreads them, each into its thread's buffer. Against conv_forward, the share of
+/// a forward pass that goes to building the matrix a direct convolution would not build.
+void im2col_only(benchmark::State& state, const ConvLayer& l, int threads) {
+  tinydl::set_num_threads(threads);
+  Buffers b(l);
+  const Window2d& g = l.window;
+  const std::size_t in_image = g.channels * g.in_h * g.in_w, columns = g.patch_size() * g.out_pixels();
+  std::vector<float> col(static_cast<std::size_t>(threads) * columns);
+  for (auto _ : state) {
+    tinydl::parallel_for(batch, [&](std::size_t i, int thread) {
+      im2col(g, b.x.data() + i * in_image, col.data() + static_cast<std::size_t>(thread) * columns,
+             g.out_pixels());
+    });
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s written"] = benchmark::Counter(double(batch * columns * sizeof(float)) / 1e9,
+                                                      benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +134,9 @@ int main(int argc, char** argv) {
       bench::register_real_time(
           "conv_backward/" + l.name + suffix,
           [l, threads](benchmark::State& s) { conv_backward(s, l, threads); }, benchmark::kMillisecond);
+      bench::register_real_time(
+          "im2col/" + l.name + suffix, [l, threads](benchmark::State& s) { im2col_only(s, l, threads); },
+          benchmark::kMillisecond);
     }
   return bench::run_benchmarks(argc, argv);
 }
