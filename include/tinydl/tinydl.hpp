@@ -43,8 +43,8 @@
 #include "tinydl/layers/window_options.hpp"
 
 #include "tinydl/losses/binary_cross_entropy_with_logits.hpp"
-#include "tinydl/losses/mean_squared_error.hpp"
 #include "tinydl/losses/elementwise_loss.hpp"
+#include "tinydl/losses/mean_squared_error.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
 
 #include "tinydl/optim/adam.hpp"
