@@ -282,6 +282,29 @@ int main(int argc, char** argv) {
     model.optimizer().set_clip_norm(0);  // off again
     // [schedule]
 
+    // [targets]
+    // A regression: each image's mean brightness, one float target per example
+    const std::size_t pixels = train.item_shape().numel();
+    Tensor<float> brightness(Shape{train.size(), 1});
+    for (std::size_t i = 0; i < train.size(); ++i) {
+      double sum = 0;
+      for (std::size_t p = 0; p < pixels; ++p) sum += train.features()[i * pixels + p];
+      brightness[i] = static_cast<float>(sum / pixels / 255);
+    }
+    Tensor<std::uint8_t> images = train.features();
+    const Dataset<std::uint8_t> regression_data(std::move(images), std::move(brightness), 1.0 / 255);
+    Sequential<float> brightness_model;
+    brightness_model.add(Flatten<float>()).add(Dense<float>(16)).add(ReLU<float>()).add(Dense<float>(1));
+    brightness_model.build(regression_data.item_shape(), /*seed=*/3);
+    brightness_model.compile(Adam<float>(1e-3), MeanSquaredError<float>());
+    FitOptions two_epochs;
+    two_epochs.epochs = 2;
+    two_epochs.verbose = 0;
+    const History fitted = brightness_model.fit(regression_data, two_epochs);
+    std::printf("brightness: mse %.5f; predicted %.3f for a true %.3f\n", fitted.epochs.back().loss,
+                brightness_model.predict(regression_data)[0], regression_data.targets()[0]);
+    // [targets]
+
     // [register]
     register_layer<LearnedScale>("LearnedScale");  // once, before load_model meets one in a file
     Sequential<float> custom;

@@ -222,6 +222,34 @@ TEST_CASE("Dataset sample weights: checked, sliced and gathered; a refused set c
   CHECK_FALSE(data.slice(0, 2).has_sample_weights());
 }
 
+TEST_CASE("A Dataset of float targets: checked, sliced and gathered converted", "[data][dataset][targets]") {
+  const Dataset<std::uint8_t> data(Tensor<std::uint8_t>(Shape{3, 2}, {1, 2, 3, 4, 5, 6}),
+                                   Tensor<float>(Shape{3, 2}, {0.5f, 1, 2, 3, -4, 5}));
+  REQUIRE(data.has_targets());
+  CHECK(data.target_size() == 2);
+  CHECK(data.labels().size() == 0);
+  const std::size_t indices[] = {2, 0};
+  double out[4], targets[4];
+  data.gather(indices, 2, out, nullptr, nullptr, targets);
+  CHECK(out[0] == 5.0);
+  CHECK(targets[0] == -4.0);
+  CHECK(targets[1] == 5.0);
+  CHECK(targets[2] == 0.5);
+  const auto tail = data.slice(1, 3);
+  REQUIRE(tail.targets().shape() == Shape{2, 2});
+  CHECK(tail.targets()[0] == 2.0f);
+  CHECK(tail.features()[0] == 3);
+
+  CHECK_THROWS_WITH(Dataset<std::uint8_t>(Tensor<std::uint8_t>(Shape{3, 2}), Tensor<float>(Shape{3})),
+                    "Dataset: expected targets (3, K) for 3 examples, got (3) (one target per example: shape "
+                    "it (N, 1))");
+  CHECK_THROWS_AS(Dataset<std::uint8_t>(Tensor<std::uint8_t>(Shape{3, 2}), Tensor<float>(Shape{2, 1})),
+                  ShapeError);
+  CHECK_THROWS_WITH(Dataset<std::uint8_t>(Tensor<std::uint8_t>(Shape{2, 2}),
+                                          Tensor<float>(Shape{2, 2}, {0, 0, 0, std::nanf("")})),
+                    "Dataset: example 1 has a non-finite target (nan at output 1)");
+}
+
 TEST_CASE("Dataset refuses non-finite features, naming the first", "[data][dataset][nan]") {
   Tensor<float> x(Shape{3, 2, 2});
   std::fill(x.begin(), x.end(), 0.5f);

@@ -657,6 +657,133 @@ TEST_CASE(
   regression.set_batch_shards(nullptr);
 }
 
+namespace {
+
+/// The squares images with float targets instead of labels: K = 4, for small_cnn's 4 outputs.
+/// Regression: the square's box (top, left, bottom, right) / 12. Multi-label: whether the square
+/// is in the top half, the bottom half, the left half, the right half.
+Dataset<std::uint8_t> squares_with_targets(std::size_t n, std::uint64_t seed, bool boxes) {
+  const auto labelled = squares(n, seed);
+  Tensor<float> targets(Shape{n, 4});
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto label = labelled.labels()[i];
+    const float top = label < 2 ? 1 : 7, left = label % 2 ? 7 : 1;
+    const float box[4] = {top / 12, left / 12, (top + 4) / 12, (left + 4) / 12};
+    const float halves[4] = {label < 2 ? 1.0f : 0.0f, label >= 2 ? 1.0f : 0.0f, label % 2 == 0 ? 1.0f : 0.0f,
+                             label % 2 == 1 ? 1.0f : 0.0f};
+    std::copy(boxes ? box : halves, (boxes ? box : halves) + 4, targets.data() + 4 * i);
+  }
+  Tensor<std::uint8_t> features = labelled.features();
+  return Dataset<std::uint8_t>(std::move(features), std::move(targets), labelled.scale());
+}
+
+Sequential<float> small_regressor(std::uint64_t seed) {
+  auto model = small_cnn(seed);
+  model.compile(Adam<float>(3e-3), MeanSquaredError<float>());
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "fit on float targets: an MSE regression learns and trains bit-identically for 1 and 2 threads and 1, "
+    "2 and 3 processes",
+    "[model][distributed][losses]") {
+  const auto data = squares_with_targets(98 + 24, 4, true);
+  FitOptions options = quiet(3, 32, 5);
+  options.validation_split = 24.0 / 122;
+  options.gradient_shards = default_gradient_shards;
+  std::vector<float> expected;
+  History reference;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto model = small_regressor(11);
+    const History h = model.fit(data, options);
+    if (expected.empty()) {
+      expected = flat_weights(model);
+      reference = h;
+    } else {
+      CHECK(flat_weights(model) == expected);
+    }
+  }
+  // A regression reports no accuracy; and it learns (a longer run, held-out images).
+  CHECK(std::isnan(reference.epochs.back().accuracy));
+  CHECK(std::isnan(reference.epochs.back().val_accuracy));
+  for (int processes : {1, 2, 3}) {
+    INFO(processes << " processes");
+    std::vector<History> histories;
+    const auto weights =
+        train_data_parallel(processes, data, options, &histories, 11, false, small_regressor);
+    for (std::size_t r = 0; r < weights.size(); ++r) {
+      CHECK(weights[r] == expected);
+      CHECK(histories[r].epochs.back().loss == reference.epochs.back().loss);
+      CHECK(histories[r].epochs.back().val_loss == reference.epochs.back().val_loss);
+    }
+  }
+  // Sample weights apply to targets too: weights of 1 change no bit, others change the model.
+  Dataset<std::uint8_t> ones = data, uneven = data;
+  ones.set_sample_weights(Tensor<float>(Shape{data.size()}, 1.0f));
+  Tensor<float> w(Shape{data.size()}, 1.0f);
+  for (std::size_t i = 0; i < w.size(); i += 3) w[i] = 0.25f;
+  uneven.set_sample_weights(std::move(w));
+  auto a = small_regressor(11), b = small_regressor(11);
+  a.fit(ones, options);
+  b.fit(uneven, options);
+  CHECK(flat_weights(a) == expected);
+  CHECK(flat_weights(b) != expected);
+
+  const auto train = squares_with_targets(256, 1, true), test_set = squares_with_targets(64, 2, true);
+  auto regressor = small_regressor(3);
+  const double before = regressor.evaluate(test_set).loss;
+  regressor.fit(train, quiet(8, 32));
+  CHECK(regressor.evaluate(test_set).loss < 0.25 * before);
+  const Tensor<float> boxes = regressor.predict(test_set);  // the outputs themselves
+  CHECK(MeanSquaredError<float>()(boxes.view(), test_set.targets().view()) ==
+        Approx(regressor.evaluate(test_set).loss).epsilon(1e-5));
+}
+
+TEST_CASE(
+    "fit on float targets: BCE with logits learns a multi-label task (binary accuracy), predict gives "
+    "sigmoids, and mismatches give clear errors",
+    "[model][losses][errors]") {
+  const auto train = squares_with_targets(256, 1, false), test_set = squares_with_targets(64, 2, false);
+  auto model = small_cnn(3);
+  model.compile(Adam<float>(3e-3), BinaryCrossEntropyWithLogits<float>());
+  CHECK(model.target_loss().name() == "BinaryCrossEntropyWithLogits");
+  const Evaluation before = model.evaluate(test_set);
+  model.fit(train, quiet(6, 32));
+  const Evaluation after = model.evaluate(test_set);
+  CHECK(after.loss < 0.5 * before.loss);
+  CHECK(after.accuracy > 0.9);  // of the 4 x 64 labels
+  const Tensor<float> p = model.predict(test_set);
+  Tensor<float> x(Shape{64, 1, 12, 12});
+  std::vector<std::size_t> all(64);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  test_set.gather(all.data(), 64, x.data(), nullptr);
+  const auto logits = model.forward(x.view(), Mode::eval);
+  for (std::size_t i = 0; i < p.size(); ++i)
+    CHECK(p[i] == Approx(1 / (1 + std::exp(-logits[i]))).epsilon(1e-5));
+
+  auto classifier = small_cnn(3);  // compiled for labels
+  CHECK_THROWS_WITH(classifier.fit(train, quiet(1, 32)),
+                    Contains("the dataset has float targets; compile the model"));
+  CHECK_THROWS_AS(classifier.fit(train, quiet(1, 32)), ConfigError);
+  CHECK_THROWS_WITH(
+      model.fit(squares(64, 3), quiet(1, 32)),
+      Contains("the model trains on float targets (BinaryCrossEntropyWithLogits) but the dataset "
+               "has class labels"));
+  Tensor<std::uint8_t> features = train.features();
+  const Dataset<std::uint8_t> three(std::move(features), Tensor<float>(Shape{256, 3}), 1.0 / 255);
+  CHECK_THROWS_WITH(model.fit(three, quiet(1, 32)),
+                    "fit: the examples have 3 targets each but the model has 4 outputs");
+  FitOptions weighted = quiet(1, 32);
+  weighted.class_weight = {1, 1, 1, 1};
+  CHECK_THROWS_WITH(model.fit(train, weighted), Contains("class_weight weighs class labels"));
+  model.set_loss(SoftmaxCrossEntropy<float>());  // back to labels
+  CHECK(model.target_loss().empty());
+  CHECK_NOTHROW(model.fit(squares(64, 3), quiet(1, 32)));
+}
+
 TEST_CASE("The fast (all-reduce) mode trains the same model up to rounding", "[model][distributed]") {
   const auto data = squares(96, 4);
   FitOptions options = quiet(2, 32, 5);

@@ -47,24 +47,49 @@ class BinaryCrossEntropyWithLogits {
   /// another number of outputs), `Error` on a non-finite target or a bad sample weight.
   T operator()(TensorView<const T> logits, TensorView<const T> targets, TensorView<T> dlogits = {},
                TensorView<const float> sample_weights = {}) const {
-    check<ShapeError>(pos_weight_.empty() || (logits.rank() == 2 && logits.shape()[1] == pos_weight_.size()),
-                      "BinaryCrossEntropyWithLogits: ", pos_weight_.size(), " positive weights for logits ",
-                      logits.shape());
+    check_pos_weight(logits);
     return detail::mean_elementwise_loss("BinaryCrossEntropyWithLogits", logits, targets, dlogits,
-                                         sample_weights, [this](double z, double t, std::size_t j) {
-                                           const double p = pos_weight_.empty() ? 1.0 : pos_weight_[j];
-                                           return std::pair<double, double>(
-                                               p * t * softplus(-z) + (1 - t) * softplus(z),
-                                               (1 - t) * sigmoid(z) - p * t * sigmoid(-z));
-                                         });
+                                         sample_weights, element());
   }
 
- private:
-  static double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+  /// The mean's denominator for these items (K times their weight sum); see `sum`.
+  double weight_sum(TensorView<const T> logits, TensorView<const T> targets,
+                    TensorView<const float> sample_weights = {}) const {
+    check_pos_weight(logits);
+    return detail::elementwise_weight_sum("BinaryCrossEntropyWithLogits", logits, targets, sample_weights);
+  }
+
+  /// Part of a larger batch (data-parallel training): the weighted sum of these items' losses,
+  /// and dL/dlogits of the whole batch's mean, `denominator` being its `weight_sum`.
+  double sum(TensorView<const T> logits, TensorView<const T> targets, TensorView<T> dlogits,
+             double denominator, TensorView<const float> sample_weights = {}) const {
+    check_pos_weight(logits);
+    return detail::elementwise_sum("BinaryCrossEntropyWithLogits", logits, targets, dlogits, denominator,
+                                   sample_weights, element());
+  }
+
+  /// sigma(z), the probability of the label being on.
   static double sigmoid(double x) {
     const double e = std::exp(-std::abs(x));  // in (0, 1]: no overflow either way
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
   }
+
+ private:
+  void check_pos_weight(const TensorView<const T>& logits) const {
+    check<ShapeError>(pos_weight_.empty() || (logits.rank() == 2 && logits.shape()[1] == pos_weight_.size()),
+                      "BinaryCrossEntropyWithLogits: ", pos_weight_.size(), " positive weights for logits ",
+                      logits.shape());
+  }
+
+  auto element() const {
+    return [this](double z, double t, std::size_t j) {
+      const double p = pos_weight_.empty() ? 1.0 : pos_weight_[j];
+      return std::pair<double, double>(p * t * softplus(-z) + (1 - t) * softplus(z),
+                                       (1 - t) * sigmoid(z) - p * t * sigmoid(-z));
+    };
+  }
+
+  static double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
   std::vector<double> pos_weight_;  // per output; empty: all 1
 };

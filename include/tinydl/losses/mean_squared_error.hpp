@@ -22,10 +22,27 @@ class MeanSquaredError {
   T operator()(TensorView<const T> outputs, TensorView<const T> targets, TensorView<T> doutputs = {},
                TensorView<const float> sample_weights = {}) const {
     return detail::mean_elementwise_loss("MeanSquaredError", outputs, targets, doutputs, sample_weights,
-                                         [](double z, double t, std::size_t) {
-                                           const double e = z - t;
-                                           return std::pair<double, double>(e * e, 2 * e);
-                                         });
+                                         element);
+  }
+
+  /// The mean's denominator for these items (K times their weight sum); see `sum`.
+  double weight_sum(TensorView<const T> outputs, TensorView<const T> targets,
+                    TensorView<const float> sample_weights = {}) const {
+    return detail::elementwise_weight_sum("MeanSquaredError", outputs, targets, sample_weights);
+  }
+
+  /// Part of a larger batch (data-parallel training): the weighted sum of these items' losses,
+  /// and dL/doutputs of the whole batch's mean, `denominator` being its `weight_sum`.
+  double sum(TensorView<const T> outputs, TensorView<const T> targets, TensorView<T> doutputs,
+             double denominator, TensorView<const float> sample_weights = {}) const {
+    return detail::elementwise_sum("MeanSquaredError", outputs, targets, doutputs, denominator,
+                                   sample_weights, element);
+  }
+
+ private:
+  static std::pair<double, double> element(double z, double t, std::size_t) {
+    const double e = z - t;
+    return {e * e, 2 * e};
   }
 };
 

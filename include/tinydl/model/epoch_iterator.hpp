@@ -64,19 +64,20 @@ class EpochIterator {
   /// Writes batch `batch`'s examples into `x` (its size x the item) and their labels into
   /// `labels`; returns how many examples it holds.
   template <typename T>
-  std::size_t gather(std::size_t batch, T* x, std::int32_t* labels) const {
-    return gather(batch, 0, batch_examples(batch), x, labels);
+  std::size_t gather(std::size_t batch, T* x, std::int32_t* labels, float* weights = nullptr,
+                     T* targets = nullptr) const {
+    return gather(batch, 0, batch_examples(batch), x, labels, weights, targets);
   }
 
   /// Writes examples [offset, offset + count) of batch `batch` (one process's part of it in
-  /// data-parallel training) into `x` and `labels`, and their sample weights into `weights` if
-  /// it is not null and the dataset has them; returns count.
+  /// data-parallel training) into `x` and `labels` (or `targets`, for a dataset of targets), and
+  /// their sample weights into `weights` if it is not null and the dataset has them; returns count.
   template <typename T>
   std::size_t gather(std::size_t batch, std::size_t offset, std::size_t count, T* x, std::int32_t* labels,
-                     float* weights = nullptr) const {
+                     float* weights = nullptr, T* targets = nullptr) const {
     check<ShapeError>(offset + count <= batch_examples(batch), "EpochIterator: examples [", offset, ", ",
                       offset + count, ") of batch ", batch, ", which has ", batch_examples(batch));
-    if (count) data_.gather(order_.data() + batch * batch_size_ + offset, count, x, labels, weights);
+    if (count) data_.gather(order_.data() + batch * batch_size_ + offset, count, x, labels, weights, targets);
     return count;
   }
 

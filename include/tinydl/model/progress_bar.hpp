@@ -70,8 +70,10 @@ class ProgressBar : public Callback<T> {
     std::ostringstream line;
     line << "\r" << counter(done) << " " << bar(done)
          << " - ETA: " << duration(per_step * (info_.batches_per_epoch - done)) << " - "
-         << step_time(per_step) << " - loss: " << fixed(loss_sum_ / seen_)
-         << " - accuracy: " << fixed(correct_sum_ / seen_) << "   ";
+         << step_time(per_step) << " - loss: " << fixed(loss_sum_ / seen_);
+    if (!std::isnan(correct_sum_))
+      line << " - accuracy: " << fixed(correct_sum_ / seen_);  // (none: a regression)
+    line << "   ";
     out_ << line.str() << std::flush;
   }
 
@@ -86,9 +88,10 @@ class ProgressBar : public Callback<T> {
            << " steps - " << std::fixed << std::setprecision(1) << logs.seconds << "s ("
            << step_time(per_step) << ")";
     }
-    line << " - loss: " << fixed(logs.loss) << " - accuracy: " << fixed(logs.accuracy);
-    if (!std::isnan(logs.val_loss))
-      line << " - val_loss: " << fixed(logs.val_loss) << " - val_accuracy: " << fixed(logs.val_accuracy);
+    line << " - loss: " << fixed(logs.loss);
+    if (!std::isnan(logs.accuracy)) line << " - accuracy: " << fixed(logs.accuracy);
+    if (!std::isnan(logs.val_loss)) line << " - val_loss: " << fixed(logs.val_loss);
+    if (!std::isnan(logs.val_accuracy)) line << " - val_accuracy: " << fixed(logs.val_accuracy);
     if (!bar_) line << std::defaultfloat << std::setprecision(6) << " - lr: " << logs.learning_rate;
     out_ << line.str() << "\n" << std::flush;
   }

@@ -40,6 +40,7 @@
 #include "tinydl/layers/fused_forward.hpp"
 #include "tinydl/layers/layer.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
+#include "tinydl/losses/target_loss.hpp"
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/history.hpp"
 #include "tinydl/model/profile.hpp"
@@ -193,6 +194,26 @@ class Sequential {
                        "softmax to the logits; remove the last Softmax (predict() returns probabilities)");
     optimizer_ = std::move(optimizer);
   }
+  /// Sets the optimizer and the loss: `SoftmaxCrossEntropy` (with class weights, if any) for
+  /// integer labels, or `MeanSquaredError` / `BinaryCrossEntropyWithLogits` for a `Dataset` of
+  /// float targets (Keras's `compile(optimizer, loss=...)`).
+  template <typename O, typename L, typename = std::enable_if_t<std::is_base_of_v<Optimizer<T>, O>>>
+  void compile(O optimizer, L loss) {
+    compile(std::move(optimizer));
+    set_loss(std::move(loss));
+  }
+  /// The loss for integer labels; the model then trains on labels only.
+  void set_loss(SoftmaxCrossEntropy<T> loss) {
+    loss_ = std::move(loss);
+    target_loss_ = TargetLoss<T>();
+  }
+  /// The loss for float targets; the model then trains on targets only.
+  void set_loss(TargetLoss<T> loss) { target_loss_ = std::move(loss); }
+  void set_loss(MeanSquaredError<T> loss) { set_loss(TargetLoss<T>(loss)); }
+  void set_loss(BinaryCrossEntropyWithLogits<T> loss) { set_loss(TargetLoss<T>(std::move(loss))); }
+  /// The loss for float targets (empty when the model trains on integer labels).
+  const TargetLoss<T>& target_loss() const { return target_loss_; }
+
   bool compiled() const { return optimizer_ != nullptr; }
   Optimizer<T>& optimizer() { return *require_compiled().optimizer_; }
   const Optimizer<T>& optimizer() const { return *require_compiled().optimizer_; }
@@ -254,7 +275,7 @@ class Sequential {
   /// Forward in training mode, loss, and backward: the parameter gradients are overwritten with
   /// those of the mean loss of this batch, weighted per item by `sample_weights` (N) if given.
   /// Returns the loss and accuracy; takes no optimizer step.
-  template <typename Label>
+  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
   BatchResult compute_gradients(TensorView<const T> x, TensorView<Label> labels,
                                 TensorView<const float> sample_weights = {}) {
     BatchResult result;
@@ -269,15 +290,37 @@ class Sequential {
     return result;
   }
 
+  /// The same for float targets (N, K) with the model's target loss (`compile(optimizer,
+  /// MeanSquaredError<T>())`); the accuracy is the binary accuracy for BCE, NaN for a regression.
+  /// Throws `ConfigError` when the model has no target loss.
+  BatchResult compute_gradients(TensorView<const T> x, TensorView<const T> targets,
+                                TensorView<const float> sample_weights = {}) {
+    check<ConfigError>(!target_loss_.empty(),
+                       "Sequential: float targets need a loss for them; compile the model "
+                       "with one: model.compile(optimizer, MeanSquaredError<T>())");
+    BatchResult result;
+    compute_gradients_with(x, [&](TensorView<const T> outputs, TensorView<T> doutputs) {
+      if (shards_) {
+        result = global_loss(target_loss_, outputs, targets, doutputs, sample_weights);
+      } else {
+        result.loss = target_loss_(outputs, targets, doutputs, sample_weights);
+        result.accuracy = target_loss_.correct(outputs, targets) / static_cast<double>(outputs.shape()[0]);
+      }
+    });
+    return result;
+  }
+
   /// One training step on a batch: gradients, then one optimizer step.
-  template <typename Label>
+  template <typename Label, typename = std::enable_if_t<std::is_integral_v<std::remove_const_t<Label>>>>
   BatchResult train_on_batch(TensorView<const T> x, TensorView<Label> labels,
                              TensorView<const float> sample_weights = {}) {
-    Optimizer<T>& opt = optimizer();
-    const BatchResult result = compute_gradients(x, labels, sample_weights);
-    detail::Observed observed(observer(), StepPart::optimizer);
-    opt.step(params_);
-    return result;
+    return step_after([&] { return compute_gradients(x, labels, sample_weights); });
+  }
+
+  /// One training step on float targets (N, K) with the model's target loss.
+  BatchResult train_on_batch(TensorView<const T> x, TensorView<const T> targets,
+                             TensorView<const float> sample_weights = {}) {
+    return step_after([&] { return compute_gradients(x, targets, sample_weights); });
   }
 
   /// One training step with a loss of the caller's choosing (`MeanSquaredError`,
@@ -298,16 +341,16 @@ class Sequential {
     check<ConfigError>(shards_ == nullptr,
                        "Sequential::train_on_batch: a loss function of your own trains on whole batches; "
                        "data-parallel steps use the model's loss");
-    Optimizer<T>& opt = optimizer();
-    Result value{};
-    compute_gradients_with(
-        x, [&](TensorView<const T> outputs, TensorView<T> doutputs) { value = loss(outputs, doutputs); });
-    detail::Observed observed(observer(), StepPart::optimizer);
-    opt.step(params_);
-    return value;
+    return step_after([&] {
+      Result value{};
+      compute_gradients_with(
+          x, [&](TensorView<const T> outputs, TensorView<T> doutputs) { value = loss(outputs, doutputs); });
+      return value;
+    });
   }
 
-  /// Class probabilities (N, classes) for a batch of inputs already in the model's scalar type.
+  /// Class probabilities (N, classes) for a batch of inputs already in the model's scalar type;
+  /// with a target loss, the outputs themselves (MSE) or each label's probability sigma(z) (BCE).
   Tensor<T> predict(TensorView<const T> x, std::size_t batch_size = 0) {
     const std::size_t n = x.rank() ? x.shape()[0] : 0;
     check<ShapeError>(n > 0, "predict: empty input ", x.shape());
@@ -318,9 +361,18 @@ class Sequential {
     for (std::size_t first = 0; first < n; first += batch_size) {
       const std::size_t count = std::min(batch_size, n - first);
       const auto logits = forward(x.slice(first, first + count), Mode::eval);
-      kernels::softmax_rows(count, classes(), logits.data(), probabilities.data() + first * classes());
+      output_probabilities(count, logits.data(), probabilities.data() + first * classes());
     }
     return probabilities;
+  }
+
+  /// What `predict` returns for `count` rows of logits (count, classes): their softmax, or with a
+  /// target loss the outputs themselves (MSE) or their sigmoids (BCE).
+  void output_probabilities(std::size_t count, const T* logits, T* out) const {
+    if (target_loss_.empty())
+      kernels::softmax_rows(count, classes(), logits, out);
+    else
+      target_loss_.activate(count * classes(), logits, out);
   }
 
   // ---- over datasets (model/trainer.hpp) ----------------------------------------------------------
@@ -515,6 +567,16 @@ class Sequential {
     }
   }
 
+  /// `gradients()` (which computes them and returns the step's result), then one optimizer step.
+  template <typename Gradients>
+  auto step_after(Gradients&& gradients) {
+    Optimizer<T>& opt = optimizer();  // (throws before any work unless compiled)
+    const auto result = gradients();
+    detail::Observed observed(observer(), StepPart::optimizer);
+    opt.step(params_);
+    return result;
+  }
+
   /// Zeroes the gradients, runs forward in training mode, lets `loss(logits, dlogits)` write
   /// dL/dlogits, and runs backward.
   template <typename LossStep>
@@ -540,9 +602,35 @@ class Sequential {
   /// part: per-shard sums of the losses and of the correct predictions, added in shard order.
   /// With class weights the mean is over the global batch's weights: their per-shard sums are
   /// exchanged first (in shard order, so every process divides by the same bits).
+  template <typename Loss, typename Targets>
+  BatchResult global_loss(const Loss& loss, TensorView<const T> logits, Targets targets,
+                          TensorView<T> dlogits, TensorView<const float> sample_weights) {
+    return global_loss_of(
+        logits, targets, sample_weights, [&](auto z, auto t, auto w) { return loss.weight_sum(z, t, w); },
+        [&](auto z, auto t, auto dz, double denominator, auto w) {
+          return loss.sum(z, t, dz, denominator, w);
+        },
+        [&](auto z, auto t) { return loss.correct(z, t); }, dlogits, true);
+  }
+
   template <typename Label>
   BatchResult global_loss(TensorView<const T> logits, TensorView<Label> labels, TensorView<T> dlogits,
                           TensorView<const float> sample_weights) {
+    return global_loss_of(
+        logits, labels, sample_weights, [&](auto z, auto l, auto w) { return loss_.weight_sum(z, l, w); },
+        [&](auto z, auto l, auto dz, double denominator, auto w) {
+          return loss_.sum(z, l, dz, denominator, w);
+        },
+        [&](auto z, auto l) { return static_cast<double>(detail::batch_correct(z, l)); }, dlogits,
+        !loss_.class_weights().empty());
+  }
+
+  /// global_loss for any loss: `weight_sum`, `sum` and `correct` of one shard's items;
+  /// `exchange_weights` when the denominator is not the global item count.
+  template <typename Targets, typename WeightSum, typename Sum, typename Correct>
+  BatchResult global_loss_of(TensorView<const T> logits, Targets labels,
+                             TensorView<const float> sample_weights, WeightSum weight_sum, Sum loss_sum,
+                             Correct batch_correct, TensorView<T> dlogits, bool exchange_weights) {
     BatchShards& shards = *shards_;
     ensure_capacity(shard_sums_, 2 * (shards.local_shards() + shards.shards() + 1));
     double* local = shard_sums_.data();
@@ -552,17 +640,17 @@ class Sequential {
       return view.data() ? view.slice(shards.local_begin(i), shards.local_begin(i + 1)) : view;
     };
     double weights = static_cast<double>(shards.global_batch());
-    if (!loss_.class_weights().empty() || sample_weights.data()) {
+    if (exchange_weights || sample_weights.data()) {
       for (std::size_t i = 0; i < shards.local_shards(); ++i)
-        local[i] = loss_.weight_sum(shard(i, logits), shard(i, labels), shard(i, sample_weights));
+        local[i] = weight_sum(shard(i, logits), shard(i, labels), shard(i, sample_weights));
       shards.sum(local, 1, all, total);
       weights = total[0];
       check<Error>(weights > 0, "Sequential: the batch's weights sum to 0");
     }
     for (std::size_t i = 0; i < shards.local_shards(); ++i) {
       local[2 * i] =
-          loss_.sum(shard(i, logits), shard(i, labels), shard(i, dlogits), weights, shard(i, sample_weights));
-      local[2 * i + 1] = static_cast<double>(detail::batch_correct(shard(i, logits), shard(i, labels)));
+          loss_sum(shard(i, logits), shard(i, labels), shard(i, dlogits), weights, shard(i, sample_weights));
+      local[2 * i + 1] = batch_correct(shard(i, logits), shard(i, labels));
     }
     shards.sum(local, 2, all, total);
     // (the loss rounded as the unsharded one is)
@@ -602,6 +690,7 @@ class Sequential {
   std::size_t first_trainable_ = 0;        // the first layer with trainable parameters; backward stops there
   std::unique_ptr<Optimizer<T>> optimizer_;
   SoftmaxCrossEntropy<T> loss_;
+  TargetLoss<T> target_loss_;           // the loss for float targets, if the model trains on them
   std::vector<OutputStage<T>> stages_;  // forward_fused's, one per layer that may begin one
 
   std::size_t capacity_ = 0;

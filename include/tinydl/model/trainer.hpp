@@ -33,6 +33,7 @@
 #include "tinydl/kernels/softmax.hpp"
 #include "tinydl/layers/layer.hpp"
 #include "tinydl/losses/softmax_cross_entropy.hpp"
+#include "tinydl/losses/target_loss.hpp"
 #include "tinydl/model/callback.hpp"
 #include "tinydl/model/epoch_iterator.hpp"
 #include "tinydl/model/history.hpp"
@@ -176,12 +177,21 @@ class Trainer {
     const std::size_t rank = communicator_ ? static_cast<std::size_t>(communicator_->rank()) : 0;
     const std::size_t mine = rank * total / processes, mine_end = (rank + 1) * total / processes;
     std::vector<double> sums(2 * total);  // per batch: loss * n, correct
+    const TargetLoss<T>& target_loss = model_.target_loss();
+    if (data.has_targets()) target_buffer(data, batch_size);
     for (std::size_t b = mine; b < mine_end; ++b) {
-      const std::size_t n = batches.gather(b, model_.input_batch(batch_size).data(), labels_.data());
-      const auto labels = labels_.slice(0, n);
+      const std::size_t n =
+          batches.gather(b, model_.input_batch(batch_size).data(), labels_.data(), nullptr, targets_.data());
       const auto logits = model_.forward(model_.input_batch(n), Mode::eval);
-      sums[2 * b] = static_cast<double>(SoftmaxCrossEntropy<T>()(logits, labels)) * n;  // unweighted
-      sums[2 * b + 1] = static_cast<double>(detail::batch_correct(logits, labels));
+      if (data.has_targets()) {
+        const auto targets = targets_.slice(0, n);
+        sums[2 * b] = static_cast<double>(target_loss(logits, targets)) * n;  // unweighted
+        sums[2 * b + 1] = target_loss.correct(logits, targets);
+      } else {
+        const auto labels = labels_.slice(0, n);
+        sums[2 * b] = static_cast<double>(SoftmaxCrossEntropy<T>()(logits, labels)) * n;  // unweighted
+        sums[2 * b + 1] = static_cast<double>(detail::batch_correct(logits, labels));
+      }
     }
     if (processes > 1) {
       std::vector<std::size_t> counts(processes);
@@ -210,7 +220,7 @@ class Trainer {
     for (std::size_t b = 0, first = 0; b < batches.batches(); ++b) {
       const std::size_t n = batches.gather(b, model_.input_batch(batch_size).data(), labels_.data());
       const auto logits = model_.forward(model_.input_batch(n), Mode::eval);
-      kernels::softmax_rows(n, classes, logits.data(), probabilities.data() + first * classes);
+      model_.output_probabilities(n, logits.data(), probabilities.data() + first * classes);
       first += n;
     }
     return probabilities;
@@ -222,14 +232,36 @@ class Trainer {
                       model_.input_shape(), ", got ", item);
   }
 
+  /// Checks the labels against the model's outputs, or a dataset of targets against its outputs
+  /// and its loss.
   template <typename X>
   void check_labels(const Dataset<X>& data, std::size_t first, std::size_t count, const char* who) const {
-    const auto& labels = data.labels();
     const std::size_t classes = model_.classes();
+    if (data.has_targets()) {
+      check<ShapeError>(data.target_size() == classes, who, ": the examples have ", data.target_size(),
+                        " targets each but the model has ", classes, " outputs");
+      check<ConfigError>(
+          !model_.target_loss().empty(), who,
+          ": the dataset has float targets; compile the model with a loss for them: "
+          "model.compile(optimizer, MeanSquaredError<T>()) or BinaryCrossEntropyWithLogits<T>()");
+      return;
+    }
+    check<ConfigError>(
+        model_.target_loss().empty(), who, ": the model trains on float targets (",
+        model_.target_loss().name(),
+        ") but the dataset has class labels; give it targets, or set_loss(SoftmaxCrossEntropy<T>())");
+    const auto& labels = data.labels();
     for (std::size_t i = first; i < first + count; ++i)
       check<Error>(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < classes, who, ": example ", i,
                    " has label ", labels[i], " but the model has ", classes, " outputs (labels 0 to ",
                    classes - 1, ")");
+  }
+
+  /// The target buffer sized for batches of `batch_size` of `data`'s targets.
+  template <typename X>
+  void target_buffer(const Dataset<X>& data, std::size_t batch_size) {
+    const Shape shape{batch_size, data.target_size()};
+    if (targets_.shape() != shape) targets_ = Tensor<T>(shape);
   }
 
   /// The batch size to use (0: the model's planned batch, else 64), with memory planned for it
@@ -262,12 +294,16 @@ class Trainer {
     check<ConfigError>(!options.augmentation.enabled() || train.item_shape().rank() == 3,
                        "fit: augmentation shifts and flips images (C, H, W); the examples are ",
                        train.item_shape());
+    check<ConfigError>(options.class_weight.empty() || !train.has_targets(),
+                       "fit: class_weight weighs class labels; weigh float targets with sample weights "
+                       "(Dataset::set_sample_weights) or BCE's pos_weight");
     check<ConfigError>(options.class_weight.empty() || options.class_weight.size() == model_.classes(),
                        "fit: class_weight has ", options.class_weight.size(), " weights for the model's ",
                        model_.classes(), " classes");
     const std::size_t batch_size = planned_batch(options.batch_size);
     if (train.has_sample_weights() && sample_weights_.size() < batch_size)
       sample_weights_ = Tensor<float>(Shape{batch_size});
+    if (train.has_targets()) target_buffer(train, batch_size);
     // The class weights hold for fit's steps; the model's own loss is back afterwards, error or not.
     struct LossGuard {
       Sequential<T>& model;
@@ -361,12 +397,16 @@ class Trainer {
       {
         detail::Observed observed(model_.observer(), StepPart::data);
         batches.gather(batch, offset, local, model_.input_batch(local).data(), labels_.data(),
-                       weighted ? sample_weights_.data() : nullptr);
+                       weighted ? sample_weights_.data() : nullptr, targets_.data());
         if (options.augmentation.enabled()) augment(batches, batch, offset, local, options, epoch);
       }
-      const BatchResult result = model_.train_on_batch(
-          model_.input_batch(local), labels_.slice(0, local),
-          weighted ? TensorView<const float>(sample_weights_.slice(0, local)) : TensorView<const float>());
+      const TensorView<const float> weights =
+          weighted ? TensorView<const float>(sample_weights_.slice(0, local)) : TensorView<const float>();
+      const BatchResult result =
+          batches.dataset().has_targets()
+              ? model_.train_on_batch(model_.input_batch(local),
+                                      TensorView<const T>(targets_.slice(0, local)), weights)
+              : model_.train_on_batch(model_.input_batch(local), labels_.slice(0, local), weights);
       loss_sum += result.loss * n;
       correct += result.accuracy * n;
       seen += n;
@@ -410,12 +450,13 @@ class Trainer {
     data.add(train.item_shape().to_string());
     data.add_bytes(train.labels().data(), train.labels().size() * sizeof(train.labels()[0]));
     data.add_bytes(train.sample_weights().data(), train.sample_weights().size() * sizeof(float));
+    data.add_bytes(train.targets().data(), train.targets().size() * sizeof(float));
     settings.add(options.epochs, options.batch_size, options.shuffle, options.seed, options.initial_epoch,
                  shard_count, options.exact, model_.epochs_completed());
     settings.add_bytes(options.class_weight.data(), options.class_weight.size() * sizeof(double));
     const detail::Fingerprint* parts[] = {&architecture, &weights, &data, &settings};
     const char* what[] = {"model architecture or optimizer", "initial weights (build seed, loaded file)",
-                          "training data (size, labels, sample weights, validation split)",
+                          "training data (size, labels or targets, sample weights, validation split)",
                           "fit options (epochs, batch_size, seed, shards, class_weight, ...)"};
     std::vector<double> mine;
     for (const auto* part : parts) {  // 64-bit hashes as two exact 32-bit halves
@@ -453,6 +494,7 @@ class Trainer {
   ThreadScratch<T> augment_scratch_;      // one image per thread for augment
   Tensor<std::int32_t> labels_;           // the labels of the current batch
   Tensor<float> sample_weights_;          // its sample weights, if the training data has them
+  Tensor<T> targets_;                     // its float targets (batch, K), for a dataset of targets
   Communicator* communicator_ = nullptr;  // while validating in data-parallel fit
 };
 
