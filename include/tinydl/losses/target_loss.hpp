@@ -10,9 +10,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
-#include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/tensor.hpp"
@@ -26,26 +24,19 @@ template <typename T>
 class TargetLoss {
  public:
   TargetLoss() = default;
-  TargetLoss(MeanSquaredError<T> loss) : loss_(loss) {}  // NOLINT: converting, as compile(opt, loss) takes it
-  TargetLoss(BinaryCrossEntropyWithLogits<T> loss) : loss_(std::move(loss)) {}  // NOLINT
+  // Converting: set_loss(MeanSquaredError<T>()) and compile(optimizer, loss) take either.
+  TargetLoss(MeanSquaredError<T> loss) : kind_(Kind::mse), mse_(loss) {}                         // NOLINT
+  TargetLoss(BinaryCrossEntropyWithLogits<T> loss) : kind_(Kind::bce), bce_(std::move(loss)) {}  // NOLINT
 
   /// Whether there is none: the model trains on integer labels with softmax cross-entropy.
-  bool empty() const { return std::holds_alternative<std::monostate>(loss_); }
+  bool empty() const { return kind_ == Kind::none; }
   /// "MeanSquaredError", "BinaryCrossEntropyWithLogits" or "" (none).
   std::string name() const {
-    return std::visit(
-        [](const auto& l) -> std::string {
-          using L = std::decay_t<decltype(l)>;
-          if constexpr (std::is_same_v<L, MeanSquaredError<T>>) return "MeanSquaredError";
-          if constexpr (std::is_same_v<L, BinaryCrossEntropyWithLogits<T>>)
-            return "BinaryCrossEntropyWithLogits";
-          return "";
-        },
-        loss_);
+    return kind_ == Kind::mse ? "MeanSquaredError" : kind_ == Kind::bce ? "BinaryCrossEntropyWithLogits" : "";
   }
   /// Whether an accuracy is defined: binary accuracy for BCE (an output is right when z > 0
   /// matches t > 0.5, Keras's `binary_accuracy`); a regression has none.
-  bool has_accuracy() const { return std::holds_alternative<BinaryCrossEntropyWithLogits<T>>(loss_); }
+  bool has_accuracy() const { return kind_ == Kind::bce; }
 
   /// The mean loss of a batch, and dL/doutputs into `doutputs` unless it is empty.
   T operator()(TensorView<const T> outputs, TensorView<const T> targets, TensorView<T> doutputs = {},
@@ -84,18 +75,11 @@ class TargetLoss {
   }
 
  private:
-  /// f(the loss), of the type f returns for MSE; `ConfigError` when there is none.
+  /// f(the loss); `ConfigError` when there is none.
   template <typename F>
   auto with_loss(F&& f) const {
-    using Result = decltype(f(std::declval<const MeanSquaredError<T>&>()));
-    return std::visit(
-        [&](const auto& l) -> Result {
-          if constexpr (std::is_same_v<std::decay_t<decltype(l)>, std::monostate>)
-            throw ConfigError(none_message());
-          else
-            return f(l);
-        },
-        loss_);
+    check<ConfigError>(kind_ != Kind::none, none_message());
+    return kind_ == Kind::mse ? f(mse_) : f(bce_);
   }
 
   static const char* none_message() {
@@ -103,7 +87,10 @@ class TargetLoss {
            "model.compile(optimizer, MeanSquaredError<T>()) or BinaryCrossEntropyWithLogits<T>()";
   }
 
-  std::variant<std::monostate, MeanSquaredError<T>, BinaryCrossEntropyWithLogits<T>> loss_;
+  enum class Kind { none, mse, bce };
+  Kind kind_ = Kind::none;
+  MeanSquaredError<T> mse_;              // the loss when kind_ is mse
+  BinaryCrossEntropyWithLogits<T> bce_;  // the loss when kind_ is bce
 };
 
 }  // namespace tinydl
