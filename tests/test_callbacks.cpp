@@ -115,6 +115,29 @@ TEST_CASE("EarlyStopping ends a real fit early and History says why", "[callback
   CHECK(ends == 1);
 }
 
+TEST_CASE("Monitoring an accuracy on a regression is a clear error, not a run that never improves",
+          "[callbacks][early_stopping][losses]") {
+  Sequential<float> model;
+  model.add(Flatten<float>()).add(Dense<float>(1));
+  model.build(Shape{1, 2, 2}, 1);
+  model.compile(Adam<float>(1e-2), MeanSquaredError<float>());
+  Tensor<float> x(Shape{16, 1, 2, 2}, 0.5f), y(Shape{16, 1});
+  for (std::size_t i = 0; i < 16; ++i) y[i] = static_cast<float>(i % 3);
+  const Dataset<float> data(std::move(x), std::move(y));
+  FitOptions options;
+  options.epochs = 3;
+  options.batch_size = 4;
+  options.validation_split = 0.25;
+  options.verbose = 0;
+  EarlyStopping<float> on_accuracy("val_accuracy", 1);
+  CHECK_THROWS_WITH(
+      model.fit(data, options, {&on_accuracy}),
+      "monitor 'val_accuracy': the model reports no accuracy (a regression); monitor 'val_loss' "
+      "instead");
+  EarlyStopping<float> on_loss("val_loss", 1);
+  CHECK_NOTHROW(model.fit(data, options, {&on_loss}));
+}
+
 TEST_CASE("ModelCheckpoint keeps only the best weights", "[callbacks][checkpoint]") {
   const fs::path dir = test::temporary_directory("callbacks-best");
   const std::string path = (dir / "best.safetensors").string();

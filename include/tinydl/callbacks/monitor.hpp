@@ -40,8 +40,15 @@ class Monitor {
   /// TerminateOnNaN's message is the one the user sees, not a misleading one from here.
   double value(const EpochLogs& logs) const {
     const double v = logs.get(metric_);
-    check<Error>(logs.has_validation || metric_.compare(0, 4, "val_") != 0, "monitor '", metric_,
+    const bool validation = metric_.compare(0, 4, "val_") == 0;
+    check<Error>(logs.has_validation || !validation, "monitor '", metric_,
                  "' needs validation data: pass validation data or a validation_split to fit()");
+    // A regression (a model trained with MeanSquaredError) has no accuracy: NaN beside a finite
+    // loss. Monitored, it would never improve and stop or checkpoint nothing, without a word.
+    check<Error>(!std::isnan(v) || metric_.find("accuracy") == std::string::npos ||
+                     std::isnan(validation ? logs.val_loss : logs.loss),
+                 "monitor '", metric_, "': the model reports no accuracy (a regression); monitor '",
+                 validation ? "val_loss" : "loss", "' instead");
     return v;
   }
 
