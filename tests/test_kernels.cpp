@@ -367,10 +367,13 @@ TEST_CASE("conv2d_forward and conv2d_backward are a direct convolution and its g
           "[kernels][conv2d]") {
   std::mt19937 gen(4);
   // Geometries for each way a batch runs: one image per GEMM (576 output pixels), two (256),
-  // four (20, strided), and the pointwise 1x1 kernel that skips im2col.
+  // four (20, strided), the pointwise 1x1 kernel that skips im2col, and the implicit GEMM's
+  // stride-1 cases ("same" 3x3 above, "valid", 5x5, a 3x2 kernel, 1x1 padded).
   //                        C   H   W  kh kw sh sw ph pw
   for (const Window2d& g : {Window2d{3, 24, 24, 3, 3, 1, 1, 1, 1}, Window2d{2, 16, 16, 3, 3, 1, 1, 1, 1},
-                            Window2d{3, 9, 8, 3, 3, 2, 1, 1, 1}, Window2d{5, 6, 7, 1, 1, 1, 1, 0, 0}}) {
+                            Window2d{3, 9, 8, 3, 3, 2, 1, 1, 1}, Window2d{5, 6, 7, 1, 1, 1, 1, 0, 0},
+                            Window2d{2, 12, 10, 3, 3, 1, 1, 0, 0}, Window2d{2, 9, 9, 5, 5, 1, 1, 2, 2},
+                            Window2d{3, 7, 6, 3, 2, 1, 1, 1, 1}, Window2d{2, 5, 4, 1, 1, 1, 1, 1, 0}}) {
     const std::size_t n = 7, filters = 6, pixels = g.out_pixels(), patch = g.patch_size();
     const std::size_t image = g.channels * g.in_h * g.in_w;
     const Conv2dGeometry c{g, filters};
@@ -428,6 +431,80 @@ TEST_CASE("conv2d_forward and conv2d_backward are a direct convolution and its g
                     static_cast<double*>(nullptr), scratch);
     CHECK(dw_only == dw);
   }
+}
+
+TEST_CASE("a stride-1 convolution's implicit GEMM gives im2col + gemm's bits", "[kernels][conv2d]") {
+  // The forward pass reads its column matrix in place from padded images: each output must be
+  // the bits of the GEMM on the im2col matrix (the same FMA chain over the same KC slices, then
+  // the epilogue), for every tile, image group, column split and thread count. The ResNet's
+  // shapes, "valid" ones, a depth over KC (64 channels x 9 = 576 > 384), and a fused pooling.
+  std::mt19937 gen(11);
+  //                          C   H   W  kh kw sh sw ph pw  filters
+  const std::vector<std::pair<Window2d, std::size_t>> cases{
+      {Window2d{16, 28, 28, 3, 3, 1, 1, 1, 1}, 16}, {Window2d{32, 14, 14, 3, 3, 1, 1, 1, 1}, 32},
+      {Window2d{64, 7, 7, 3, 3, 1, 1, 1, 1}, 64},   {Window2d{2, 28, 28, 3, 3, 1, 1, 0, 0}, 16},
+      {Window2d{32, 13, 13, 3, 3, 1, 1, 0, 0}, 13}, {Window2d{3, 11, 9, 5, 5, 1, 1, 2, 2}, 6}};
+  for (const auto& [g, filters] : cases) {
+    INFO("window " << g.channels << "x" << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << " pad "
+                   << g.pad_h << ", " << filters << " filters");
+    const std::size_t patch = g.patch_size(), pixels = g.out_pixels();
+    const Conv2dGeometry c{g, filters};
+    REQUIRE(c.implicit());
+    const auto weight = random_vector<float>(filters * patch, gen), bias = random_vector<float>(filters, gen);
+    const auto scale = random_vector<float>(filters, gen);
+    GemmEpilogue<float> epilogue;
+    epilogue.row_bias = bias.data();
+    epilogue.row_scale = scale.data();
+    epilogue.relu = true;
+    const Window2d pool{filters, g.out_h(), g.out_w(), 2, 2, 2, 2, 0, 0};
+    for (const std::size_t n : {std::size_t{1}, std::size_t{7}}) {
+      const auto x = random_vector<float>(n * c.in_image(), gen);
+      std::vector<float> expected(n * c.out_image()), col(patch * pixels);
+      for (std::size_t b = 0; b < n; ++b) {
+        im2col(g, x.data() + b * c.in_image(), col.data(), pixels);
+        gemm(Trans::no, Trans::no, filters, pixels, patch, 1.0f, weight.data(), patch, col.data(), pixels, 0.0f,
+             expected.data() + b * c.out_image(), pixels, epilogue);
+      }
+      std::vector<float> expected_pooled(n * filters * pool.out_pixels());
+      std::vector<std::int32_t> arg(pool.out_pixels());
+      for (std::size_t plane = 0; plane < n * filters; ++plane)
+        maxpool_plane(pool, expected.data() + plane * pixels, expected_pooled.data() + plane * pool.out_pixels(),
+                      arg.data());
+      for (const int threads : {1, 2}) {
+        set_num_threads(threads);
+        Conv2dScratch<float> scratch;
+        std::vector<float> y(expected.size(), std::nanf("")), pooled(expected_pooled.size(), std::nanf(""));
+        conv2d_forward(c, n, x.data(), weight.data(), epilogue, y.data(), scratch);
+        CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+        conv2d_forward(c, n, x.data(), weight.data(), epilogue, pooled.data(), scratch, &pool);
+        CHECK(std::memcmp(pooled.data(), expected_pooled.data(), pooled.size() * sizeof(float)) == 0);
+      }
+
+      // The weight gradient packs B straight from the padded images: gemm(no, yes)'s bits on the
+      // column matrix of the padded layout (dy zero in the columns nobody keeps).
+      const PaddedImages layout(g, n);
+      const std::size_t columns = layout.columns(n);
+      std::vector<float> xp(g.channels * layout.plane), dy_p(filters * columns), col_p(patch * columns);
+      std::vector<std::ptrdiff_t> offsets(patch);
+      const auto dy = random_vector<float>(n * c.out_image(), gen);
+      pad_images(g, layout, x.data(), n, xp.data());
+      expand_images(layout, g.out_h(), g.out_w(), filters, n, dy.data(), dy_p.data(), columns);
+      column_row_offsets(g, layout, offsets.data());
+      for (std::size_t r = 0; r < patch; ++r)
+        std::copy_n(xp.data() + offsets[r], columns, col_p.data() + r * columns);
+      std::vector<float> dw_expected(filters * patch), dw(filters * patch, std::nanf(""));
+      gemm(Trans::no, Trans::yes, filters, patch, columns, 1.0f, dy_p.data(), columns, col_p.data(), columns,
+           0.0f, dw_expected.data(), patch);
+      conv2d_implicit_weight_gradient(filters, patch, columns, dy_p.data(), columns, xp.data(), offsets.data(),
+                                      0.0f, dw.data(), patch);
+      CHECK(std::memcmp(dw.data(), dw_expected.data(), dw.size() * sizeof(float)) == 0);
+      // and the padded layout holds the images: compacting what expand_images wrote gives dy back
+      std::vector<float> dy_back(dy.size());
+      compact_images(layout, g.out_h(), g.out_w(), filters, n, dy_p.data(), columns, dy_back.data());
+      CHECK(dy_back == dy);
+    }
+  }
+  set_num_threads(2);
 }
 
 TEST_CASE("Window2d validation names the problem", "[kernels][im2col]") {

@@ -61,7 +61,43 @@ using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel,
                              T beta, T* c, std::size_t ldc, std::size_t cols, const T* prefetch,
                              std::size_t prefetch_ld);
 
+/// An implicit-GEMM micro-kernel call: as `MicroKernel`, with B's k-th row at b + row_offset[k].
+template <typename T>
+using OffsetMicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b, const std::ptrdiff_t* row_offset,
+                                   T alpha, T beta, T* c, std::size_t ldc, std::size_t cols);
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+
+/// C = alpha * sum + beta * C for a Rows x (Vectors * width) tile whose last vector holds
+/// `cols - (Vectors - 1) * width` columns; with beta == 0, C is not read (it may hold garbage,
+/// even NaN).
+template <typename T, std::size_t Rows, std::size_t Vectors>
+inline void store_tile(const typename Simd<T>::Reg (&sum)[Rows][Vectors], T alpha, T beta, T* c,
+                       std::size_t ldc, std::size_t cols) {
+  using V = Simd<T>;
+  using Reg = typename V::Reg;
+  constexpr std::size_t W = V::width;
+  const Reg alpha_v = V::set1(alpha), beta_v = V::set1(beta);
+  const auto update = [&](Reg s, const T* old) {
+    return beta == T(0) ? V::mul(alpha_v, s) : V::fmadd(alpha_v, s, V::mul(beta_v, V::load(old)));
+  };
+  const std::size_t last_width = cols - (Vectors - 1) * W;  // 1 .. W columns in the last vector
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < Rows; ++i) {
+    T* row = c + i * ldc;
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v + 1 < Vectors; ++v) V::store(row + v * W, update(sum[i][v], row + v * W));
+    T* tail = row + (Vectors - 1) * W;
+    if (last_width == W) {
+      V::store(tail, update(sum[i][Vectors - 1], tail));
+    } else {
+      alignas(64) T buffer[W] = {};
+      if (beta != T(0)) std::copy(tail, tail + last_width, buffer);
+      V::store(buffer, update(sum[i][Vectors - 1], buffer));
+      std::copy(buffer, buffer + last_width, tail);
+    }
+  }
+}
 
 /// Vector micro-kernel for a Rows x (Vectors * width) block of C, see the file comment. The full
 /// tile is Rows = MR, Vectors = NR / width; the smaller instances serve the edges of C, so an
@@ -106,27 +142,67 @@ void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::s
     b_panel += ldb;
   }
 
-  // C = alpha * sum + beta * C; with beta == 0, C is not read (it may hold garbage, even NaN).
-  const Reg alpha_v = V::set1(alpha), beta_v = V::set1(beta);
-  const auto update = [&](Reg s, const T* old) {
-    return beta == T(0) ? V::mul(alpha_v, s) : V::fmadd(alpha_v, s, V::mul(beta_v, V::load(old)));
-  };
-  const std::size_t last_width = cols - (Vectors - 1) * W;  // 1 .. W columns in the last vector
+  store_tile<T, Rows, Vectors>(sum, alpha, beta, c, ldc, cols);
+}
+
+/// The same tile with B's k-th row at `b + row_offset[k]` rather than `ldb` apart: an implicit
+/// GEMM, whose B is never built. In a stride-1 convolution every row of the column matrix is the
+/// padded image shifted by a fixed offset (conv2d_implicit.hpp), so B is the image itself, read
+/// in place. The arithmetic is `gemm_microkernel`'s, so the bits are too.
+template <typename T, std::size_t Rows, std::size_t Vectors>
+void gemm_microkernel_offsets(std::size_t kc, const T* a_panel, const T* b, const std::ptrdiff_t* row_offset,
+                              T alpha, T beta, T* c, std::size_t ldc, std::size_t cols) {
+  using V = Simd<T>;
+  using Reg = typename V::Reg;
+  constexpr std::size_t MR = MicroTile<T>::mr, W = V::width;
+  Reg sum[Rows][Vectors];
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < Rows; ++i) {
-    T* row = c + i * ldc;
+  for (std::size_t i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
-    for (std::size_t v = 0; v + 1 < Vectors; ++v) V::store(row + v * W, update(sum[i][v], row + v * W));
-    T* tail = row + (Vectors - 1) * W;
-    if (last_width == W) {
-      V::store(tail, update(sum[i][Vectors - 1], tail));
-    } else {
-      alignas(64) T buffer[W] = {};
-      if (beta != T(0)) std::copy(tail, tail + last_width, buffer);
-      V::store(buffer, update(sum[i][Vectors - 1], buffer));
-      std::copy(buffer, buffer + last_width, tail);
+    for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::zero();
+  prefetch_tile<Rows, Vectors * W>(c, ldc);
+
+  for (std::size_t k = 0; k < kc; ++k) {
+    const T* b_row = b + row_offset[k];
+    Reg b_v[Vectors];
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) {
+      b_v[v] = V::load(b_row + v * W);
+      __asm__("" : "+v"(b_v[v]));  // one load per vector, as in gemm_microkernel
     }
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < Rows; ++i) {
+      const Reg a = V::broadcast(a_panel + i);
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::fmadd(a, b_v[v], sum[i][v]);
+    }
+    a_panel += MR;
   }
+  store_tile<T, Rows, Vectors>(sum, alpha, beta, c, ldc, cols);
+}
+
+namespace detail {
+
+template <typename T, std::size_t Rows, std::size_t... V>
+constexpr std::array<OffsetMicroKernel<T>, sizeof...(V)> offset_microkernels_with_rows(
+    std::index_sequence<V...>) {
+  return {&gemm_microkernel_offsets<T, Rows, V + 1>...};
+}
+
+template <typename T, std::size_t... R>
+constexpr auto offset_microkernel_table(std::index_sequence<R...>) {
+  constexpr std::size_t vectors = MicroTile<T>::nr / Simd<T>::width;
+  return std::array{offset_microkernels_with_rows<T, R + 1>(std::make_index_sequence<vectors>{})...};
+}
+
+}  // namespace detail
+
+/// The implicit-GEMM micro-kernel for a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+OffsetMicroKernel<T> offset_microkernel_for(std::size_t rows, std::size_t cols) {
+  static constexpr auto table =
+      detail::offset_microkernel_table<T>(std::make_index_sequence<MicroTile<T>::mr>{});
+  return table[rows - 1][(cols + Simd<T>::width - 1) / Simd<T>::width - 1];
 }
 
 namespace detail {
@@ -154,24 +230,51 @@ MicroKernel<T> microkernel_for(std::size_t rows, std::size_t cols) {
 
 #else
 
-/// Portable micro-kernel: the same contract as the vector one, in plain loops. Edge blocks are
-/// computed as whole MR x NR tiles and only `rows` x `cols` of them stored.
-template <typename T>
-void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
-                      T* c, std::size_t ldc, std::size_t rows, std::size_t cols) {
+/// Portable micro-kernel: the same contract as the vector one, in plain loops, with B's k-th row
+/// at `b_row(k)`. Edge blocks are computed as whole MR x NR tiles and only `rows` x `cols` of
+/// them stored.
+template <typename T, typename RowOfB>
+void portable_microkernel(std::size_t kc, const T* a_panel, RowOfB b_row, T alpha, T beta, T* c,
+                          std::size_t ldc, std::size_t rows, std::size_t cols) {
   constexpr std::size_t MR = MicroTile<T>::mr, NR = MicroTile<T>::nr;
   T sum[MR][NR] = {};
   for (std::size_t k = 0; k < kc; ++k) {
+    const T* b_panel = b_row(k);
     for (std::size_t i = 0; i < MR; ++i)
       for (std::size_t j = 0; j < NR; ++j) sum[i][j] += a_panel[i] * b_panel[j];
     a_panel += MR;
-    b_panel += ldb;
   }
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j) {
       T& cij = c[i * ldc + j];
       cij = beta == T(0) ? alpha * sum[i][j] : alpha * sum[i][j] + beta * cij;
     }
+}
+
+/// The portable micro-kernel with B's rows `ldb` apart.
+template <typename T>
+void gemm_microkernel(std::size_t kc, const T* a_panel, const T* b_panel, std::size_t ldb, T alpha, T beta,
+                      T* c, std::size_t ldc, std::size_t rows, std::size_t cols) {
+  portable_microkernel(
+      kc, a_panel, [&](std::size_t k) { return b_panel + k * ldb; }, alpha, beta, c, ldc, rows, cols);
+}
+
+/// The portable implicit-GEMM micro-kernel: B's k-th row at b + row_offset[k].
+template <typename T, std::size_t Rows>
+void gemm_microkernel_offsets(std::size_t kc, const T* a_panel, const T* b, const std::ptrdiff_t* row_offset,
+                              T alpha, T beta, T* c, std::size_t ldc, std::size_t cols) {
+  portable_microkernel(
+      kc, a_panel, [&](std::size_t k) { return b + row_offset[k]; }, alpha, beta, c, ldc, Rows, cols);
+}
+
+/// The implicit-GEMM micro-kernel for a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+OffsetMicroKernel<T> offset_microkernel_for(std::size_t rows, std::size_t /*cols*/) {
+  static_assert(MicroTile<T>::mr == 4, "one entry per row count");
+  static constexpr OffsetMicroKernel<T> table[] = {
+      &gemm_microkernel_offsets<T, 1>, &gemm_microkernel_offsets<T, 2>, &gemm_microkernel_offsets<T, 3>,
+      &gemm_microkernel_offsets<T, 4>};
+  return table[rows - 1];
 }
 
 template <typename T, std::size_t Rows>
