@@ -462,14 +462,14 @@ TEST_CASE("a stride-1 convolution's implicit GEMM gives im2col + gemm's bits", "
       std::vector<float> expected(n * c.out_image()), col(patch * pixels);
       for (std::size_t b = 0; b < n; ++b) {
         im2col(g, x.data() + b * c.in_image(), col.data(), pixels);
-        gemm(Trans::no, Trans::no, filters, pixels, patch, 1.0f, weight.data(), patch, col.data(), pixels, 0.0f,
-             expected.data() + b * c.out_image(), pixels, epilogue);
+        gemm(Trans::no, Trans::no, filters, pixels, patch, 1.0f, weight.data(), patch, col.data(), pixels,
+             0.0f, expected.data() + b * c.out_image(), pixels, epilogue);
       }
       std::vector<float> expected_pooled(n * filters * pool.out_pixels());
       std::vector<std::int32_t> arg(pool.out_pixels());
       for (std::size_t plane = 0; plane < n * filters; ++plane)
-        maxpool_plane(pool, expected.data() + plane * pixels, expected_pooled.data() + plane * pool.out_pixels(),
-                      arg.data());
+        maxpool_plane(pool, expected.data() + plane * pixels,
+                      expected_pooled.data() + plane * pool.out_pixels(), arg.data());
       for (const int threads : {1, 2}) {
         set_num_threads(threads);
         Conv2dScratch<float> scratch;
@@ -495,8 +495,8 @@ TEST_CASE("a stride-1 convolution's implicit GEMM gives im2col + gemm's bits", "
       std::vector<float> dw_expected(filters * patch), dw(filters * patch, std::nanf(""));
       gemm(Trans::no, Trans::yes, filters, patch, columns, 1.0f, dy_p.data(), columns, col_p.data(), columns,
            0.0f, dw_expected.data(), patch);
-      conv2d_implicit_weight_gradient(filters, patch, columns, dy_p.data(), columns, xp.data(), offsets.data(),
-                                      0.0f, dw.data(), patch);
+      conv2d_implicit_weight_gradient(filters, patch, columns, dy_p.data(), columns, xp.data(),
+                                      offsets.data(), 0.0f, dw.data(), patch);
       CHECK(std::memcmp(dw.data(), dw_expected.data(), dw.size() * sizeof(float)) == 0);
       // and the padded layout holds the images: compacting what expand_images wrote gives dy back
       std::vector<float> dy_back(dy.size());

@@ -5,6 +5,7 @@
 #include "tinydl/version.hpp"
 
 #include "tinydl/core/aligned_buffer.hpp"
+#include "tinydl/core/cache_sizes.hpp"
 #include "tinydl/core/error.hpp"
 #include "tinydl/core/init.hpp"
 #include "tinydl/core/parallel.hpp"
@@ -16,6 +17,7 @@
 
 #include "tinydl/kernels/batchnorm.hpp"
 #include "tinydl/kernels/conv2d.hpp"
+#include "tinydl/kernels/conv2d_implicit.hpp"
 #include "tinydl/kernels/dropout.hpp"
 #include "tinydl/kernels/elementwise.hpp"
 #include "tinydl/kernels/gemm.hpp"

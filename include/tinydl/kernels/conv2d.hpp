@@ -85,10 +85,10 @@ struct Conv2dScratch {
   ThreadScratch<std::int32_t> pool_argmax;          ///< a pooled forward's arg-max of one plane (unused)
   AlignedBuffer<T> weight_partials, bias_partials;  ///< one per group of conv2d_weight_grad_group images
   // The implicit GEMM's (stride 1):
-  ThreadScratch<T> padded;                   ///< a group's padded images (forward) or dy (input gradient)
-  ThreadScratch<T> plane;                    ///< one compacted output plane, for a fused pooling
-  AlignedBuffer<T> packed_kernels;           ///< the weights packed as the GEMM's A (or flipped, for dx)
-  AlignedBuffer<T> flipped_kernels;          ///< the input gradient's kernels (`flip_kernels`)
+  ThreadScratch<T> padded;                    ///< a group's padded images (forward) or dy (input gradient)
+  ThreadScratch<T> plane;                     ///< one compacted output plane, for a fused pooling
+  AlignedBuffer<T> packed_kernels;            ///< the weights packed as the GEMM's A (or flipped, for dx)
+  AlignedBuffer<T> flipped_kernels;           ///< the input gradient's kernels (`flip_kernels`)
   AlignedBuffer<std::ptrdiff_t> row_offsets;  ///< the column matrix's rows in the padded images
 };
 
@@ -152,8 +152,8 @@ inline std::size_t images_per_implicit_gemm(const Window2d& g) {
 /// at inference). Any split gives the same bits.
 template <typename T>
 void implicit_convolution(const Window2d& g, std::size_t filters, std::size_t n, const T* x,
-                          const GemmEpilogue<T>& epilogue, T* y, Conv2dScratch<T>& scratch, const Window2d* pool,
-                          const T* relu_output) {
+                          const GemmEpilogue<T>& epilogue, T* y, Conv2dScratch<T>& scratch,
+                          const Window2d* pool, const T* relu_output) {
   constexpr std::size_t NR = GemmBlocking<T>::nr;
   const std::size_t group = images_per_implicit_gemm(g), groups = (n + group - 1) / group;
   const PaddedImages layout(g, group);
@@ -208,7 +208,8 @@ void implicit_convolution(const Window2d& g, std::size_t filters, std::size_t n,
     pad_images(g, layout, x + first * in_image, count, xp);
     const std::size_t tiles = (columns + NR - 1) / NR, parts = static_cast<std::size_t>(threads);
     parallel_for(parts, [&](std::size_t part, int) {
-      const std::size_t begin = tiles * part / parts * NR, end = std::min(columns, tiles * (part + 1) / parts * NR);
+      const std::size_t begin = tiles * part / parts * NR,
+                        end = std::min(columns, tiles * (part + 1) / parts * NR);
       if (begin < end)
         conv2d_implicit_gemm(filters, depth, packed, xp, offsets, begin, end, block, wide, width, epilogue);
     });
@@ -234,7 +235,8 @@ void conv2d_forward(const Conv2dGeometry& c, std::size_t n, const T* x, const T*
   if (c.implicit()) {
     ensure_capacity(scratch.packed_kernels, (c.filters + GemmBlocking<T>::mr) * patch);
     pack_a_block<GemmBlocking<T>::mr>(false, c.filters, patch, weight, patch, scratch.packed_kernels.data());
-    detail::implicit_convolution(c.window, c.filters, n, x, epilogue, y, scratch, pool, static_cast<const T*>(nullptr));
+    detail::implicit_convolution(c.window, c.filters, n, x, epilogue, y, scratch, pool,
+                                 static_cast<const T*>(nullptr));
     return;
   }
   conv2d_reserve(c, n, scratch);
@@ -311,8 +313,8 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
         const std::size_t columns = layout.columns(count);
         pad_images(c.window, layout, x + b * in_image, count, xp);
         expand_images(layout, c.window.out_h(), c.window.out_w(), c.filters, count, dy_b, dy_p, columns);
-        conv2d_implicit_weight_gradient(c.filters, patch, columns, dy_p, columns, xp, scratch.row_offsets.data(),
-                                        b == first ? T(0) : T(1), dw, patch);
+        conv2d_implicit_weight_gradient(c.filters, patch, columns, dy_p, columns, xp,
+                                        scratch.row_offsets.data(), b == first ? T(0) : T(1), dw, patch);
         add_row_sums(c.filters, columns, dy_p, columns, db);
         continue;
       }
@@ -350,7 +352,8 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
   if (!implicit_dx) return;
   const Window2d transposed = transposed_window(c.window, c.filters);
   ensure_capacity(scratch.flipped_kernels, weights);
-  ensure_capacity(scratch.packed_kernels, (c.window.channels + GemmBlocking<T>::mr) * weights / c.window.channels);
+  ensure_capacity(scratch.packed_kernels,
+                  (c.window.channels + GemmBlocking<T>::mr) * weights / c.window.channels);
   flip_kernels(c.window, c.filters, weight, scratch.flipped_kernels.data());
   pack_a_block<GemmBlocking<T>::mr>(false, c.window.channels, transposed.patch_size(),
                                     scratch.flipped_kernels.data(), transposed.patch_size(),

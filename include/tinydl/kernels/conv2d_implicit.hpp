@@ -57,7 +57,7 @@ struct PaddedImages {
     // Leading pad rows, the images, then what the last columns' windows and vectors read
     // (computed, discarded) past the end.
     const std::size_t used = (g.pad_h + images * image_rows + g.kernel_h) * row + g.kernel_w + 64;
-    plane = (used + 15) / 16 * 16;   // whole cache lines
+    plane = (used + 15) / 16 * 16;       // whole cache lines
     if (plane % 1024 == 0) plane += 16;  // channels a power of two apart share cache sets
   }
   /// Output columns computed for the group (those of `count` images).
@@ -131,8 +131,15 @@ void expand_images(const PaddedImages& p, std::size_t out_h, std::size_t out_w, 
 /// weights is the input gradient of a stride-1 convolution by g:
 ///     dx[c][h][w] = sum_{f, ki, kj} W[f][c][ki][kj] dy[f][h + pad_h - ki][w + pad_w - kj].
 inline Window2d transposed_window(const Window2d& g, std::size_t filters) {
-  return Window2d{filters, g.out_h(), g.out_w(), g.kernel_h, g.kernel_w, 1, 1,
-                  g.kernel_h - 1 - g.pad_h, g.kernel_w - 1 - g.pad_w};
+  return Window2d{filters,
+                  g.out_h(),
+                  g.out_w(),
+                  g.kernel_h,
+                  g.kernel_w,
+                  1,
+                  1,
+                  g.kernel_h - 1 - g.pad_h,
+                  g.kernel_w - 1 - g.pad_w};
 }
 
 /// flipped[c][f][kh-1-i][kw-1-j] = weight[f][c][i][j]: the kernels of `transposed_window`.
@@ -178,8 +185,8 @@ void pack_b_rows_at(std::size_t kc, std::size_t n, const T* b, const std::ptrdif
 /// `gemm`, with B packed straight from the images: the bits of gemm(no, yes) on that column matrix.
 template <typename T>
 void conv2d_implicit_weight_gradient(std::size_t m, std::size_t n, std::size_t depth, const T* a,
-                                     std::size_t lda, const T* xp, const std::ptrdiff_t* row_offsets, T beta, T* c,
-                                     std::size_t ldc) {
+                                     std::size_t lda, const T* xp, const std::ptrdiff_t* row_offsets, T beta,
+                                     T* c, std::size_t ldc) {
   using Blk = GemmBlocking<T>;
   GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
   for (std::size_t j0 = 0; j0 < n; j0 += Blk::nc) {
@@ -205,8 +212,8 @@ void conv2d_implicit_weight_gradient(std::size_t m, std::size_t n, std::size_t d
 /// column block (a multiple of NR; `implicit_gemm_block_columns`).
 template <typename T>
 void conv2d_implicit_gemm(std::size_t m, std::size_t k, const T* packed_a, const T* xp,
-                          const std::ptrdiff_t* row_offsets, std::size_t begin, std::size_t end, std::size_t block,
-                          T* c, std::size_t ldc, const GemmEpilogue<T>& epilogue) {
+                          const std::ptrdiff_t* row_offsets, std::size_t begin, std::size_t end,
+                          std::size_t block, T* c, std::size_t ldc, const GemmEpilogue<T>& epilogue) {
   constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr, KC = GemmBlocking<T>::kc;
   const OffsetMicroKernel<T> full_tile = offset_microkernel_for<T>(MR, NR);
   for (std::size_t j0 = begin; j0 < end; j0 += block) {

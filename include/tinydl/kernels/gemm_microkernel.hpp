@@ -63,8 +63,9 @@ using MicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b_panel,
 
 /// An implicit-GEMM micro-kernel call: as `MicroKernel`, with B's k-th row at b + row_offset[k].
 template <typename T>
-using OffsetMicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b, const std::ptrdiff_t* row_offset,
-                                   T alpha, T beta, T* c, std::size_t ldc, std::size_t cols);
+using OffsetMicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b,
+                                   const std::ptrdiff_t* row_offset, T alpha, T beta, T* c, std::size_t ldc,
+                                   std::size_t cols);
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
