@@ -72,6 +72,12 @@ struct Conv2dGeometry {
   /// whose column matrix is larger than the output (a first layer's 9 rows of 32 filters are
   /// cheaper to copy than the output is to compact).
   bool implicit() const { return implicit_gemm_fits(window) && window.patch_size() >= filters; }
+  /// Whether the weight gradient reads the padded images too: there it multiplies the columns
+  /// nobody keeps (by zeros), so only where they are at most a quarter (a 7x7 "same" image keeps
+  /// 49 of 64 columns; a 13x13 "valid" one only 121 of 169, and im2col is faster there).
+  bool implicit_weight_gradient() const {
+    return implicit() && 4 * window.out_pixels() >= 3 * PaddedImages(window, 1).columns(1);
+  }
   std::size_t in_image() const { return window.channels * window.in_h * window.in_w; }
   std::size_t out_image() const { return filters * window.out_pixels(); }
   std::size_t weight_size() const { return filters * window.patch_size(); }
@@ -90,6 +96,7 @@ struct Conv2dScratch {
   AlignedBuffer<T> packed_kernels;            ///< the weights packed as the GEMM's A (or flipped, for dx)
   AlignedBuffer<T> flipped_kernels;           ///< the input gradient's kernels (`flip_kernels`)
   AlignedBuffer<std::ptrdiff_t> row_offsets;  ///< the column matrix's rows in the padded images
+  ThreadScratch<T> packed_dy;                 ///< a group's dy^T packed (the weight gradient's B)
 };
 
 /// Sizes `scratch` for batches of up to `max_batch` images (only grows).
@@ -289,12 +296,13 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
   conv2d_reserve(c, n, scratch);
   // The implicit GEMM's weight gradient reads the padded images of each `group`; its dx is a
   // convolution of dy, run after the weight gradient.
-  const bool implicit = c.implicit(), implicit_dx = dx && implicit;
+  const bool implicit = c.implicit_weight_gradient(), implicit_dx = dx && c.implicit();
   const PaddedImages layout(c.window, group);
   if (implicit) {
     scratch.padded.reserve(c.window.channels * layout.plane);
     scratch.staging.reserve(c.filters * layout.columns(group));
     ensure_capacity(scratch.row_offsets, patch);
+    scratch.packed_dy.reserve(packed_output_gradient_size<T>(c.filters, layout.columns(group)));
     column_row_offsets(c.window, layout, scratch.row_offsets.data());
   }
 
@@ -307,14 +315,16 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
     for (std::size_t b = first; b < last; b += group) {  // `group` divides conv2d_weight_grad_group
       const std::size_t count = std::min(group, last - b), width = count * pixels;
       const T* dy_b = dy + b * out_image;
-      if (implicit) {  // dW_group (+)= dy_b col^T with dy_b and col in the padded layout
+      if (implicit) {  // dW_group^T (+)= col dy_b^T, both in the padded layout
         T* xp = scratch.padded.get(thread);
         T* dy_p = scratch.staging.get(thread);
         const std::size_t columns = layout.columns(count);
         pad_images(c.window, layout, x + b * in_image, count, xp);
         expand_images(layout, c.window.out_h(), c.window.out_w(), c.filters, count, dy_b, dy_p, columns);
-        conv2d_implicit_weight_gradient(c.filters, patch, columns, dy_p, columns, xp,
-                                        scratch.row_offsets.data(), b == first ? T(0) : T(1), dw, patch);
+        pack_output_gradient(c.filters, columns, dy_p, columns, scratch.packed_dy.get(thread));
+        conv2d_implicit_weight_gradient(patch, c.filters, columns, xp, scratch.row_offsets.data(),
+                                        scratch.packed_dy.get(thread), b == first ? T(0) : T(1), dw,
+                                        c.filters);
         add_row_sums(c.filters, columns, dy_p, columns, db);
         continue;
       }
@@ -322,9 +332,9 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
         detail::gather_images(dy_b, c.filters, count, pixels, scratch.staging.get(thread));
         dy_b = scratch.staging.get(thread);
       }
-      const T* col = detail::columns_of(c, x + b * in_image, count, scratch.columns, thread);
       // dW_group (+)= dy_b col^T (for a first layer's 3x3 patch of one channel, 9 columns, the
       // GEMM computes it as dot products)
+      const T* col = detail::columns_of(c, x + b * in_image, count, scratch.columns, thread);
       gemm(Trans::no, Trans::yes, c.filters, patch, width, T(1), dy_b, width, col, width,
            b == first ? T(0) : T(1), dw, patch);
       add_row_sums(c.filters, width, dy_b, width, db);
@@ -346,7 +356,12 @@ void conv2d_backward(const Conv2dGeometry& c, std::size_t n, const T* x, const T
   });
 
   for (std::size_t grad_group = 0; grad_group < groups; ++grad_group) {  // fixed order: deterministic
-    axpy(weights, T(1), scratch.weight_partials.data() + grad_group * weights, weight_grad);
+    const T* partial = scratch.weight_partials.data() + grad_group * weights;
+    if (implicit)  // the partial is dW^T (patch x filters)
+      for (std::size_t f = 0; f < c.filters; ++f)
+        for (std::size_t r = 0; r < patch; ++r) weight_grad[f * patch + r] += partial[r * c.filters + f];
+    else
+      axpy(weights, T(1), partial, weight_grad);
     if (bias_grad) axpy(c.filters, T(1), scratch.bias_partials.data() + grad_group * c.filters, bias_grad);
   }
   if (!implicit_dx) return;

@@ -108,25 +108,6 @@ void compact_images(const PaddedImages& p, std::size_t out_h, std::size_t out_w,
       }
 }
 
-/// The inverse of compact_images: `count` NCHW planes of out_h x out_w from `images` into the
-/// columns of `y` (filters x columns(count), row stride `ld`), zeros in the columns nobody keeps
-/// (so that they add nothing to a weight gradient).
-template <typename T>
-void expand_images(const PaddedImages& p, std::size_t out_h, std::size_t out_w, std::size_t filters,
-                   std::size_t count, const T* images, T* y, std::size_t ld) {
-  const std::size_t plane = out_h * out_w;
-  for (std::size_t f = 0; f < filters; ++f) {
-    T* out = y + f * ld;
-    for (std::size_t i = 0; i < count; ++i) {
-      const T* in = images + (i * filters + f) * plane;
-      for (std::size_t oh = 0; oh < p.image_rows; ++oh) {
-        if (oh < out_h) out = std::copy(in + oh * out_w, in + (oh + 1) * out_w, out);
-        out = std::fill_n(out, oh < out_h ? p.row - out_w : p.row, T(0));
-      }
-    }
-  }
-}
-
 /// The window whose stride-1 convolution of dy (filters, out_h, out_w) with `flip_kernels`'s
 /// weights is the input gradient of a stride-1 convolution by g:
 ///     dx[c][h][w] = sum_{f, ki, kj} W[f][c][ki][kj] dy[f][h + pad_h - ki][w + pad_w - kj].
@@ -163,44 +144,77 @@ std::size_t implicit_gemm_block_columns(const Window2d& g, const PaddedImages& p
   return columns / NR * NR;
 }
 
-/// Packs B = col^T (kc deep, n columns) as `pack_b_panel` packs a transposed B: column j of B is
-/// the column matrix's row j, at b + row_offsets[j] (b: the first of the kc columns of the slice).
-template <std::size_t NR, typename T>
-void pack_b_rows_at(std::size_t kc, std::size_t n, const T* b, const std::ptrdiff_t* row_offsets, T* packed) {
-  for (std::size_t j0 = 0; j0 < n; j0 += NR, packed += kc * NR) {
-    const std::size_t cols = std::min(NR, n - j0);
-    const T* rows[NR];
-    for (std::size_t c = 0; c < cols; ++c) rows[c] = b + row_offsets[j0 + c];
-    for (std::size_t k = 0; k < kc; ++k) {
-      T* out = packed + k * NR;
-      for (std::size_t c = 0; c < cols; ++c) out[c] = rows[c][k];
-      for (std::size_t c = cols; c < NR; ++c) out[c] = T(0);
+/// The inverse of compact_images: `count` NCHW planes of out_h x out_w from `images` into the
+/// columns of `y` (filters x columns(count), row stride `ld`), zeros in the columns nobody keeps
+/// (so that they add nothing to a weight gradient).
+template <typename T>
+void expand_images(const PaddedImages& p, std::size_t out_h, std::size_t out_w, std::size_t filters,
+                   std::size_t count, const T* images, T* y, std::size_t ld) {
+  const std::size_t plane = out_h * out_w;
+  for (std::size_t f = 0; f < filters; ++f) {
+    T* out = y + f * ld;
+    for (std::size_t i = 0; i < count; ++i) {
+      const T* in = images + (i * filters + f) * plane;
+      for (std::size_t oh = 0; oh < p.image_rows; ++oh) {
+        if (oh < out_h) out = std::copy(in + oh * out_w, in + (oh + 1) * out_w, out);
+        out = std::fill_n(out, oh < out_h ? p.row - out_w : p.row, T(0));
+      }
     }
   }
 }
 
-/// C = A col^T + beta C on one thread: a weight gradient dW (m filters x n = K) from A = dy in
-/// the padded layout (`expand_images`; m x depth, row stride `lda`) and the column matrix of the
-/// padded images `xp` (rows at `row_offsets`, `depth` = the group's columns). The Goto loops of
-/// `gemm`, with B packed straight from the images: the bits of gemm(no, yes) on that column matrix.
+/// Depth of the weight gradient's slices: a packed slice of one NR-column panel of dy^T
+/// (128 x NR values, 12 KiB for AVX2 floats, 24 KiB for AVX-512) stays in any x86 L1 while the
+/// rows of the column matrix stream past it from L2. (With the GEMM's KC = 384 it did not, and
+/// every row panel re-read dy^T from L2.) A constant, not the L1 size read at run time: the
+/// slices fix the bits.
+inline constexpr std::size_t conv2d_weight_grad_slice = 128;
+
+/// Values `pack_output_gradient` writes for `filters` x `depth`.
 template <typename T>
-void conv2d_implicit_weight_gradient(std::size_t m, std::size_t n, std::size_t depth, const T* a,
-                                     std::size_t lda, const T* xp, const std::ptrdiff_t* row_offsets, T beta,
-                                     T* c, std::size_t ldc) {
+std::size_t packed_output_gradient_size(std::size_t filters, std::size_t depth) {
+  constexpr std::size_t NR = GemmBlocking<T>::nr;
+  return depth * ((filters + NR - 1) / NR * NR);
+}
+
+/// dy^T (depth x filters) from dy in the padded layout (filters x depth, row stride `ld`), packed
+/// as the GEMM packs a B: for each `conv2d_weight_grad_slice` of the depth in turn, its NR-column
+/// panels.
+template <typename T>
+void pack_output_gradient(std::size_t filters, std::size_t depth, const T* dy, std::size_t ld, T* packed) {
   using Blk = GemmBlocking<T>;
-  GemmWorkspace<T>& ws = GemmWorkspace<T>::for_this_thread();
-  for (std::size_t j0 = 0; j0 < n; j0 += Blk::nc) {
-    const std::size_t nc = std::min(Blk::nc, n - j0);
-    for (std::size_t p0 = 0; p0 < depth; p0 += Blk::kc) {
-      const std::size_t kc = std::min(Blk::kc, depth - p0);
-      pack_b_rows_at<Blk::nr>(kc, nc, xp + p0, row_offsets + j0, ws.b_block.data());
-      const detail::BBlock<T> b_block{ws.b_block.data(), Blk::nr, Blk::nr * kc, nullptr};
-      const T beta_here = p0 == 0 ? beta : T(1);
-      for (std::size_t i0 = 0; i0 < m; i0 += Blk::mc) {
-        const std::size_t mc = std::min(Blk::mc, m - i0);
-        pack_a_block<Blk::mr>(false, mc, kc, a + i0 * lda + p0, lda, ws.a_block.data());
-        detail::macro_kernel(mc, nc, kc, ws.a_block.data(), b_block, T(1), beta_here, c + i0 * ldc + j0, ldc,
-                             static_cast<const GemmEpilogue<T>*>(nullptr), i0, j0);
+  const std::size_t padded = (filters + Blk::nr - 1) / Blk::nr * Blk::nr;
+  constexpr std::size_t slice = conv2d_weight_grad_slice;
+  for (std::size_t p0 = 0; p0 < depth; p0 += slice)
+    pack_b_panel<Blk::nr>(true, std::min(slice, depth - p0), filters, dy + p0, ld, packed + p0 * padded);
+}
+
+/// dW^T (+)= col dy^T on one thread: the weight gradient, transposed (K rows of the column matrix x
+/// `filters`, row stride `ldc`; beta 0 or 1), of one group in the padded layout. The column
+/// matrix is read in place from the padded images `xp` (row r at xp + row_offsets[r], `depth`
+/// = the group's columns, contiguous), dy^T comes packed (`pack_output_gradient`; zero in the
+/// columns nobody keeps). Each element is one FMA chain per `conv2d_weight_grad_slice` of the
+/// depth, each slice's sum added onto the ones before (a + b, rounded once).
+template <typename T>
+void conv2d_implicit_weight_gradient(std::size_t k_rows, std::size_t filters, std::size_t depth, const T* xp,
+                                     const std::ptrdiff_t* row_offsets, const T* packed_dy, T beta, T* c,
+                                     std::size_t ldc) {
+  constexpr std::size_t MR = GemmBlocking<T>::mr, NR = GemmBlocking<T>::nr, KC = conv2d_weight_grad_slice;
+  const std::size_t padded = (filters + NR - 1) / NR * NR;
+  const ARowsMicroKernel<T> full_tile = a_rows_microkernel_for<T>(MR, NR);
+  for (std::size_t p0 = 0; p0 < depth; p0 += KC) {
+    const std::size_t kc = std::min(KC, depth - p0);
+    const T beta_here = p0 == 0 ? beta : T(1);
+    const T* b_slice = packed_dy + p0 * padded;
+    for (std::size_t j0 = 0; j0 < filters; j0 += NR) {  // this panel of dy^T stays in L1
+      const std::size_t cols = std::min(NR, filters - j0);
+      for (std::size_t i0 = 0; i0 < k_rows; i0 += MR) {
+        const std::size_t rows = std::min(MR, k_rows - i0);
+        const T* a_rows[MR];
+        for (std::size_t i = 0; i < MR; ++i) a_rows[i] = xp + row_offsets[i0 + std::min(i, rows - 1)] + p0;
+        const ARowsMicroKernel<T> kernel =
+            rows == MR && cols == NR ? full_tile : a_rows_microkernel_for<T>(rows, cols);
+        kernel(kc, a_rows, b_slice + j0 * kc, beta_here, c + i0 * ldc + j0, ldc, cols);
       }
     }
   }

@@ -67,6 +67,11 @@ using OffsetMicroKernel = void (*)(std::size_t kc, const T* a_panel, const T* b,
                                    const std::ptrdiff_t* row_offset, T alpha, T beta, T* c, std::size_t ldc,
                                    std::size_t cols);
 
+/// A micro-kernel call with A read in place: C = A B + beta C for A's rows at a_rows[i], B packed.
+template <typename T>
+using ARowsMicroKernel = void (*)(std::size_t kc, const T* const* a_rows, const T* b_panel, T beta, T* c,
+                                  std::size_t ldc, std::size_t cols);
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
 /// C = alpha * sum + beta * C for a Rows x (Vectors * width) tile whose last vector holds
@@ -182,6 +187,67 @@ void gemm_microkernel_offsets(std::size_t kc, const T* a_panel, const T* b, cons
   store_tile<T, Rows, Vectors>(sum, alpha, beta, c, ldc, cols);
 }
 
+/// The tile with A read in place: A's row i is the run a_rows[i][0 .. kc) (B packed, NR per k).
+/// A weight gradient's column matrix has its rows in the padded images (conv2d_implicit.hpp),
+/// and so needs no copy. alpha is 1.
+template <typename T, std::size_t Rows, std::size_t Vectors>
+void gemm_microkernel_a_rows(std::size_t kc, const T* const* a_rows, const T* b_panel, T beta, T* c,
+                             std::size_t ldc, std::size_t cols) {
+  using V = Simd<T>;
+  using Reg = typename V::Reg;
+  constexpr std::size_t NR = MicroTile<T>::nr, W = V::width;
+  Reg sum[Rows][Vectors];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < Rows; ++i)
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::zero();
+  const T* a[Rows];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < Rows; ++i) a[i] = a_rows[i];
+  prefetch_tile<Rows, Vectors * W>(c, ldc);
+
+  for (std::size_t k = 0; k < kc; ++k) {
+    Reg b_v[Vectors];
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) {
+      b_v[v] = V::load(b_panel + v * W);
+      __asm__("" : "+v"(b_v[v]));  // one load per vector, as in gemm_microkernel
+    }
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < Rows; ++i) {
+      const Reg a_v = V::broadcast(a[i] + k);
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < Vectors; ++v) sum[i][v] = V::fmadd(a_v, b_v[v], sum[i][v]);
+    }
+    b_panel += NR;
+  }
+  store_tile<T, Rows, Vectors>(sum, T(1), beta, c, ldc, cols);
+}
+
+namespace detail {
+
+template <typename T, std::size_t Rows, std::size_t... V>
+constexpr std::array<ARowsMicroKernel<T>, sizeof...(V)> a_rows_microkernels_with_rows(
+    std::index_sequence<V...>) {
+  return {&gemm_microkernel_a_rows<T, Rows, V + 1>...};
+}
+
+template <typename T, std::size_t... R>
+constexpr auto a_rows_microkernel_table(std::index_sequence<R...>) {
+  constexpr std::size_t vectors = MicroTile<T>::nr / Simd<T>::width;
+  return std::array{a_rows_microkernels_with_rows<T, R + 1>(std::make_index_sequence<vectors>{})...};
+}
+
+}  // namespace detail
+
+/// The A-in-place micro-kernel for a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+ARowsMicroKernel<T> a_rows_microkernel_for(std::size_t rows, std::size_t cols) {
+  static constexpr auto table =
+      detail::a_rows_microkernel_table<T>(std::make_index_sequence<MicroTile<T>::mr>{});
+  return table[rows - 1][(cols + Simd<T>::width - 1) / Simd<T>::width - 1];
+}
+
 namespace detail {
 
 template <typename T, std::size_t Rows, std::size_t... V>
@@ -266,6 +332,32 @@ void gemm_microkernel_offsets(std::size_t kc, const T* a_panel, const T* b, cons
                               T alpha, T beta, T* c, std::size_t ldc, std::size_t cols) {
   portable_microkernel(
       kc, a_panel, [&](std::size_t k) { return b + row_offset[k]; }, alpha, beta, c, ldc, Rows, cols);
+}
+
+/// The portable A-in-place micro-kernel: A's row i at a_rows[i], B packed.
+template <typename T, std::size_t Rows>
+void gemm_microkernel_a_rows(std::size_t kc, const T* const* a_rows, const T* b_panel, T beta, T* c,
+                             std::size_t ldc, std::size_t cols) {
+  constexpr std::size_t NR = MicroTile<T>::nr;
+  T sum[Rows][NR] = {};
+  for (std::size_t k = 0; k < kc; ++k, b_panel += NR)
+    for (std::size_t i = 0; i < Rows; ++i)
+      for (std::size_t j = 0; j < NR; ++j) sum[i][j] += a_rows[i][k] * b_panel[j];
+  for (std::size_t i = 0; i < Rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) {
+      T& cij = c[i * ldc + j];
+      cij = beta == T(0) ? sum[i][j] : sum[i][j] + beta * cij;
+    }
+}
+
+/// The A-in-place micro-kernel for a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
+template <typename T>
+ARowsMicroKernel<T> a_rows_microkernel_for(std::size_t rows, std::size_t /*cols*/) {
+  static_assert(MicroTile<T>::mr == 4, "one entry per row count");
+  static constexpr ARowsMicroKernel<T> table[] = {
+      &gemm_microkernel_a_rows<T, 1>, &gemm_microkernel_a_rows<T, 2>, &gemm_microkernel_a_rows<T, 3>,
+      &gemm_microkernel_a_rows<T, 4>};
+  return table[rows - 1];
 }
 
 /// The implicit-GEMM micro-kernel for a rows x cols block of C (1 <= rows <= MR, 1 <= cols <= NR).
